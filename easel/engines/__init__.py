@@ -1,0 +1,1 @@
+"""Image engines: numpy/PIL in, numpy/PIL out. They know nothing of HTTP or tasks."""
