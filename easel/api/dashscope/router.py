@@ -1,0 +1,158 @@
+"""DashScope routes: create (async services), poll, cancel, list. Thin: parse, authenticate, validate, store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from easel.api.common import authenticate, json_body, new_request_id, public_base_url, services_of
+from easel.api.dashscope.render import UrlMaker, list_item, task_body, unknown_task_body
+from easel.catalog.registry import MODELS, find_model
+from easel.errors import AccessDenied, InvalidParameter, UnsupportedOperation
+from easel.inputs.sources import check_url
+from easel.tasks.models import TaskStatus
+from easel.tasks.store import NewTask, Owner, TaskFilter
+
+router = APIRouter()
+
+ASYNC_SERVICES = (
+    "image2image/image-synthesis",
+    "text2image/image-synthesis",
+    "background-generation/generation",
+    "image-generation/generation",
+)
+
+
+def add_route(path: str, endpoint: Callable[..., Any], methods: list[str]) -> None:
+    """Register a path with and without its trailing slash (the aio SDK client adds one)."""
+    router.add_api_route(path, endpoint, methods=methods, include_in_schema=True)
+    router.add_api_route(path + "/", endpoint, methods=methods, include_in_schema=False)
+
+
+def _url_maker(request: Request) -> UrlMaker:
+    services = services_of(request)
+    return UrlMaker(services.blobs, public_base_url(request), services.settings.retention_hours)
+
+
+async def create_task(request: Request) -> JSONResponse:
+    owner = authenticate(request)
+    body = await json_body(request)
+    service = "/".join(request.url.path.rstrip("/").split("/")[-2:])
+    return await run_in_threadpool(_create_task, request, owner, body, service)
+
+
+def _create_task(request: Request, owner: Owner, body: dict[str, Any], service: str) -> JSONResponse:
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise InvalidParameter("model is required, e.g. \"model\": \"wanx2.1-imageedit\".")
+    model = find_model(name)
+    if model is None:
+        raise InvalidParameter(f"Model {name!r} does not exist here; served models: {', '.join(sorted(MODELS))}.")
+    if service not in model.routes:
+        raise InvalidParameter(
+            f"Model {name} is not served on /services/aigc/{service}; use /services/aigc/{sorted(model.routes)[0]}."
+        )
+    if request.headers.get("x-dashscope-async", "").lower() != "enable":
+        raise AccessDenied(
+            "current user api does not support synchronous calls; send the header 'X-DashScope-Async: enable'."
+        )
+    valid = model.validate(body)
+    services = services_of(request)
+    for field, url in valid.image_urls:
+        services.inputs.check_upload(check_url(url, field), owner.key_id, field)
+    gap = model.capability_gap(valid)
+    new = NewTask(
+        model=name,
+        function=valid.function,
+        request=valid.request,
+        failed_code=gap.code if gap else None,
+        failed_message=gap.message if gap else None,
+    )
+    task = services.store.create(owner, new)
+    pool = request.app.state.pool
+    if pool is not None and gap is None:
+        pool.wake()
+    return JSONResponse(
+        {"request_id": new_request_id(), "output": {"task_id": task.id, "task_status": task.status}}
+    )
+
+
+def get_task(request: Request, task_id: str) -> JSONResponse:
+    owner = authenticate(request)
+    task = services_of(request).store.get(task_id, owner)
+    if task is None or task.api != "dashscope":
+        return JSONResponse(unknown_task_body(task_id, new_request_id()))
+    return JSONResponse(task_body(task, _url_maker(request), new_request_id()))
+
+
+def cancel_task(request: Request, task_id: str) -> JSONResponse:
+    owner = authenticate(request)
+    if not services_of(request).store.cancel(task_id, owner):
+        raise UnsupportedOperation(
+            "Failed to cancel the task, please confirm if the task is in PENDING status."
+        )
+    return JSONResponse({"request_id": new_request_id()})
+
+
+def list_tasks(request: Request) -> JSONResponse:
+    owner = authenticate(request)
+    query = request.query_params
+    page_no = _int_param(query.get("page_no"), "page_no", 1, 1, 1_000_000)
+    page_size = _int_param(query.get("page_size"), "page_size", 10, 1, 100)
+    status = query.get("status") or None
+    if status and status not in {s.value for s in TaskStatus if s != TaskStatus.UNKNOWN}:
+        raise InvalidParameter(f"status must be one of PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED, not {status!r}.")
+    flt = TaskFilter(
+        status=status,
+        model=query.get("model_name") or None,
+        start=_time_param(query.get("start_time"), "start_time"),
+        end=_time_param(query.get("end_time"), "end_time"),
+    )
+    page = services_of(request).store.list(owner, flt, page_no, page_size)
+    items = [list_item(t) for t in page.items]
+    return JSONResponse(
+        {
+            "request_id": new_request_id(),
+            # the 1.x SDK reads `data`, the 2.x client reads `tasks`
+            "data": items,
+            "tasks": items,
+            "total": page.total,
+            "total_page": math.ceil(page.total / page_size) if page.total else 0,
+            "page_no": page_no,
+            "page_size": page_size,
+        }
+    )
+
+
+def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(f"{name} must be an integer, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise InvalidParameter(f"{name} must be between {low} and {high}, not {value}.")
+    return value
+
+
+def _time_param(raw: str | None, name: str) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise InvalidParameter(f"{name} must be YYYYMMDDhhmmss, not {raw!r}.") from None
+
+
+for _service in ASYNC_SERVICES:
+    add_route(f"/api/v1/services/aigc/{_service}", create_task, ["POST"])
+add_route("/api/v1/tasks/{task_id}", get_task, ["GET"])
+add_route("/api/v1/tasks/{task_id}/cancel", cancel_task, ["POST"])
+add_route("/api/v1/tasks", list_tasks, ["GET"])

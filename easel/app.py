@@ -1,0 +1,64 @@
+"""create_app(): the FastAPI application with its routers, workers and janitor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from easel import __version__
+from easel.api.common import install_error_handlers, new_request_id
+from easel.api.dashscope.router import router as dashscope_router
+from easel.api.files import router as files_router
+from easel.catalog.registry import MODELS
+from easel.config import Settings, load_settings
+from easel.services import Services
+from easel.tasks.retention import Janitor
+from easel.tasks.worker import WorkerPool
+
+log = logging.getLogger("easel")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    services = Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = WorkerPool(services, settings.workers) if settings.workers > 0 else None
+        janitor = Janitor(services)
+        if pool is not None:
+            pool.start()
+        janitor.start()
+        app.state.pool = pool
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            janitor.stop()
+            if pool is not None:
+                pool.stop()
+            services.close()
+
+    app = FastAPI(title="Easel", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.services = services
+    app.state.pool = None
+    app.state.ready = False
+    install_error_handlers(app)
+    app.include_router(dashscope_router)
+    app.include_router(files_router)
+
+    @app.get("/healthz")
+    def healthz(request: Request) -> JSONResponse:
+        ready = bool(request.app.state.ready)
+        return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+
+    @app.get("/api/v1/models")
+    def models() -> JSONResponse:
+        return JSONResponse({"request_id": new_request_id(), "data": [m.describe() for m in MODELS.values()]})
+
+    return app

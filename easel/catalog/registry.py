@@ -1,0 +1,12 @@
+"""The catalog: every public model name Easel serves. One line here plus one module adds a model."""
+
+from __future__ import annotations
+
+from easel.catalog.base import CatalogModel
+from easel.catalog.wanx_imageedit import WanxImageEdit
+
+MODELS: dict[str, CatalogModel] = {model.name: model for model in (WanxImageEdit(),)}
+
+
+def find_model(name: str) -> CatalogModel | None:
+    return MODELS.get(name)

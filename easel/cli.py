@@ -1,0 +1,151 @@
+"""Command line: easel serve | worker | keys create|list|revoke | models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from easel.config import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    return args.handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="easel", description="Self-hosted DashScope-compatible image server")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the HTTP server (with in-process workers)")
+    serve.add_argument("--host", default=None, help="bind address (default EASEL_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default EASEL_PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=None, help="task worker threads (0 = API only)")
+    serve.set_defaults(handler=_serve)
+
+    worker = sub.add_parser("worker", help="run task workers only (scale-out, shared database)")
+    worker.add_argument("--workers", type=int, default=None, help="worker threads")
+    worker.set_defaults(handler=_worker)
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command")
+    create = keys_sub.add_parser("create", help="create a key and print it (shown only once)")
+    create.add_argument("--name", default="", help="a label for the key")
+    create.set_defaults(handler=_keys_create)
+    listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
+    listing.set_defaults(handler=_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id or prefix")
+    revoke.add_argument("key", help="key id (key-...) or the key's first 10 characters")
+    revoke.set_defaults(handler=_keys_revoke)
+
+    models = sub.add_parser("models", help="list the models and what the configured engines can do")
+    models.set_defaults(handler=_models)
+    return parser
+
+
+def _keyring():
+    from easel.auth.keys import KeyRing
+    from easel.tasks.db import Database
+
+    return KeyRing(Database(load_settings().database_url))
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    _info, secret = _keyring().create(args.name)
+    print(secret)
+    return 0
+
+
+def _keys_list(_args: argparse.Namespace) -> int:
+    for key in _keyring().list():
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        print(f"{key.id}\t{key.prefix}...\t{key.name or '-'}\t{key.created_at:%Y-%m-%d %H:%M}\t{state}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    if _keyring().revoke(args.key):
+        print(f"revoked {args.key}")
+        return 0
+    print(f"no active key matches {args.key!r}", file=sys.stderr)
+    return 1
+
+
+def _models(_args: argparse.Namespace) -> int:
+    from easel.catalog.registry import MODELS
+
+    print(json.dumps([m.describe() for m in MODELS.values()], ensure_ascii=False, indent=2))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from easel.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items()
+                 if v is not None}
+    settings = load_settings().with_overrides(**overrides)
+    _first_key(settings)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def _first_key(settings) -> None:
+    """On a first start with no keys, create one and print it once."""
+    from easel.auth.keys import KeyRing
+    from easel.tasks.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        ring = KeyRing(db)
+        if ring.count_active() == 0:
+            _info, secret = ring.create("first key")
+            print(
+                "\nNo API keys existed, so Easel created one. It is shown only this once:\n\n"
+                f"    {secret}\n\n"
+                f"    export DASHSCOPE_HTTP_BASE_URL=http://{settings.host}:{settings.port}/api/v1\n"
+                f"    export DASHSCOPE_API_KEY={secret}\n",
+                flush=True,
+            )
+    finally:
+        db.dispose()
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from easel.services import Services
+    from easel.tasks.retention import Janitor
+    from easel.tasks.worker import WorkerPool
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    services = Services.build(settings)
+    pool = WorkerPool(services, args.workers if args.workers is not None else max(1, settings.workers))
+    janitor = Janitor(services)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    pool.start()
+    janitor.start()
+    print(f"easel worker: {pool.size} threads on {settings.database_url.split('@')[-1]}", flush=True)
+    stop.wait()
+    pool.stop()
+    janitor.stop()
+    services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(main())

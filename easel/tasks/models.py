@@ -1,0 +1,95 @@
+"""Database tables: API keys, tasks, stored blobs and relight nonces (SQLAlchemy 2, SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"  # only ever reported, for ids we do not know; never stored
+
+    @property
+    def terminal(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # sha256 of the secret: keys are 192-bit random tokens, so a fast hash is enough to make a
+    # leaked database useless for calling the API.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_status_submit", "status", "submit_time"),
+        Index("ix_tasks_owner_submit", "owner_key_id", "submit_time"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_key_id: Mapped[str] = mapped_column(String(32))
+    workspace: Mapped[str] = mapped_column(String(128), default="")
+    # "dashscope" tasks are polled on /tasks; "relight" tasks belong to a relight batch.
+    api: Mapped[str] = mapped_column(String(16), default="dashscope")
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    batch_index: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str] = mapped_column(String(128))
+    function: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.PENDING)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # results: list of {"blob": key} or {"code", "message"}; extra: model-specific output fields
+    results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    extra_output: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submit_time: Mapped[datetime] = mapped_column(DateTime)
+    scheduled_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    end_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # "host:pid:n" of the worker running it, and when that worker last said it is alive: how a
+    # restarted process (or another node) tells an orphaned RUNNING task from a live one.
+    worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Blob(Base):
+    """Every stored object (uploads and results), so retention can purge any storage backend."""
+
+    __tablename__ = "blobs"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    owner_key_id: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Nonce(Base):
+    """X-Ca-Nonce values seen on the relight API, kept for the replay window."""
+
+    __tablename__ = "nonces"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)

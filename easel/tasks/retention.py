@@ -1,0 +1,52 @@
+"""Purging finished tasks and stored files once they are older than the retention period."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from easel.services import Services
+
+log = logging.getLogger("easel.retention")
+
+
+def purge_expired(services: Services) -> tuple[int, int]:
+    """Delete expired task records and blobs; returns (tasks, blobs) deleted."""
+    retention = timedelta(hours=services.settings.retention_hours)
+    task_ids, blob_keys = services.store.expired(retention)
+    for key in blob_keys:
+        try:
+            services.blobs.delete(key)
+        except Exception:
+            log.exception("could not delete blob %s; will retry", key)
+            blob_keys = [k for k in blob_keys if k != key]
+    services.store.delete(task_ids, blob_keys)
+    return len(task_ids), len(blob_keys)
+
+
+class Janitor:
+    """Runs purge_expired every `interval_s` in a daemon thread."""
+
+    def __init__(self, services: Services, interval_s: float = 300.0) -> None:
+        self.services = services
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="easel-janitor")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                tasks, blobs = purge_expired(self.services)
+                if tasks or blobs:
+                    log.info("purged %d expired tasks and %d files", tasks, blobs)
+            except Exception:
+                log.exception("purge failed")
+            if self._stop.wait(self.interval_s):
+                return

@@ -1,0 +1,273 @@
+"""Durable task records and the one state machine they follow.
+
+PENDING -> RUNNING -> SUCCEEDED | FAILED ; PENDING -> CANCELED. Every transition is a conditional
+UPDATE on the current status, so two workers (threads or processes, SQLite or PostgreSQL) can never
+both claim a task, and a cancel can never race a claim.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from easel.tasks.db import Database
+from easel.tasks.models import Blob, Task, TaskStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose task it is: the API key, and the workspace header when one was sent."""
+
+    key_id: str
+    workspace: str = ""
+
+
+@dataclass(frozen=True)
+class NewTask:
+    model: str
+    function: str
+    request: dict[str, Any]
+    api: str = "dashscope"
+    batch_id: str | None = None
+    batch_index: int = 0
+    # A request that can be judged impossible before any work (e.g. no engine configured) is
+    # stored already FAILED, so the client still gets a task id and polls to a clear answer.
+    failed_code: str | None = None
+    failed_message: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    items: list[Task]
+    total: int
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    status: str | None = None
+    model: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished run produced: per-image results, extra output fields and usage."""
+
+    results: list[dict[str, Any]]
+    extra_output: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None
+
+
+class TaskStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- creation and reads -------------------------------------------------------------------
+    def create(self, owner: Owner, new: NewTask) -> Task:
+        return self.create_many(owner, [new])[0]
+
+    def create_many(self, owner: Owner, news: list[NewTask]) -> list[Task]:
+        now = utcnow()
+        tasks = [self._row(owner, new, now) for new in news]
+        with self.db.session() as s:
+            s.add_all(tasks)
+        return tasks
+
+    @staticmethod
+    def _row(owner: Owner, new: NewTask, now: datetime) -> Task:
+        failed = new.failed_code is not None
+        return Task(
+            id=str(uuid.uuid4()),
+            owner_key_id=owner.key_id,
+            workspace=owner.workspace,
+            api=new.api,
+            batch_id=new.batch_id,
+            batch_index=new.batch_index,
+            model=new.model,
+            function=new.function,
+            status=TaskStatus.FAILED if failed else TaskStatus.PENDING,
+            request=new.request,
+            code=new.failed_code,
+            message=new.failed_message,
+            submit_time=now,
+            end_time=now if failed else None,
+            attempts=0,
+        )
+
+    def get(self, task_id: str, owner: Owner) -> Task | None:
+        """The task if it exists and belongs to this key (and workspace, when one is given)."""
+        with self.db.session() as s:
+            task = s.get(Task, task_id)
+        if task is None or not _owned_by(task, owner):
+            return None
+        return task
+
+    def batch(self, batch_id: str, owner: Owner) -> list[Task]:
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(Task).where(Task.batch_id == batch_id).order_by(Task.batch_index)
+            ).all()
+        return [t for t in rows if t.owner_key_id == owner.key_id]
+
+    def list(self, owner: Owner, flt: TaskFilter, page_no: int, page_size: int) -> TaskPage:
+        query = select(Task).where(Task.owner_key_id == owner.key_id, Task.api == "dashscope")
+        if owner.workspace:
+            query = query.where(Task.workspace == owner.workspace)
+        if flt.status:
+            query = query.where(Task.status == flt.status)
+        if flt.model:
+            query = query.where(Task.model == flt.model)
+        if flt.start:
+            query = query.where(Task.submit_time >= flt.start)
+        if flt.end:
+            query = query.where(Task.submit_time <= flt.end)
+        with self.db.session() as s:
+            total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+            items = s.scalars(
+                query.order_by(Task.submit_time.desc(), Task.id)
+                .offset((page_no - 1) * page_size)
+                .limit(page_size)
+            ).all()
+        return TaskPage(list(items), total)
+
+    # --- transitions --------------------------------------------------------------------------
+    def cancel(self, task_id: str, owner: Owner) -> bool:
+        """PENDING -> CANCELED. False when the task is not this owner's or not PENDING any more."""
+        if self.get(task_id, owner) is None:
+            return False
+        return self._transition(
+            task_id, TaskStatus.PENDING, status=TaskStatus.CANCELED, end_time=utcnow()
+        )
+
+    def claim_next(self, worker_id: str) -> Task | None:
+        """PENDING -> RUNNING for the oldest pending task; None when there is none."""
+        for _ in range(8):  # another worker may win a race for the same row; try the next one
+            with self.db.session() as s:
+                task_id = s.scalar(
+                    select(Task.id)
+                    .where(Task.status == TaskStatus.PENDING)
+                    .order_by(Task.submit_time, Task.batch_index)
+                    .limit(1)
+                )
+            if task_id is None:
+                return None
+            if self._transition(
+                task_id,
+                TaskStatus.PENDING,
+                status=TaskStatus.RUNNING,
+                scheduled_time=utcnow(),
+                worker_id=worker_id,
+                heartbeat_at=utcnow(),
+                attempts=Task.attempts + 1,
+            ):
+                with self.db.session() as s:
+                    return s.get(Task, task_id)
+        return None
+
+    def succeed(self, task_id: str, outcome: Outcome) -> bool:
+        ok = [r for r in outcome.results if "blob" in r]
+        status = TaskStatus.SUCCEEDED if ok else TaskStatus.FAILED
+        fields: dict[str, Any] = {
+            "status": status,
+            "results": outcome.results,
+            "extra_output": outcome.extra_output,
+            "usage": outcome.usage if outcome.usage is not None else {"image_count": len(ok)},
+            "end_time": utcnow(),
+        }
+        if not ok:
+            first = outcome.results[0] if outcome.results else {}
+            fields["code"] = first.get("code", "InternalError")
+            fields["message"] = first.get("message", "The task produced no image.")
+        return self._transition(task_id, TaskStatus.RUNNING, **fields)
+
+    def fail(self, task_id: str, code: str, message: str) -> bool:
+        return self._transition(
+            task_id, TaskStatus.RUNNING, status=TaskStatus.FAILED, code=code, message=message,
+            end_time=utcnow(),
+        )
+
+    def running(self) -> list[tuple[str, str | None, datetime | None, int]]:
+        """(id, worker_id, heartbeat_at, attempts) of every RUNNING task."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Task.id, Task.worker_id, Task.heartbeat_at, Task.attempts).where(
+                    Task.status == TaskStatus.RUNNING
+                )
+            ).all()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def heartbeat(self, task_ids: list[str]) -> None:
+        if not task_ids:
+            return
+        with self.db.session() as s:
+            s.execute(
+                update(Task)
+                .where(Task.id.in_(task_ids), Task.status == TaskStatus.RUNNING)
+                .values(heartbeat_at=utcnow())
+            )
+
+    def requeue(self, task_id: str, worker_id: str | None, give_up: bool) -> bool:
+        """RUNNING -> PENDING for an orphaned task, or FAILED when it has crashed workers too often.
+
+        A task that kills its worker every time (say, by exhausting memory) must not loop forever.
+        """
+        where = [Task.id == task_id, Task.status == TaskStatus.RUNNING, Task.worker_id == worker_id]
+        if give_up:
+            values: dict[str, Any] = {
+                "status": TaskStatus.FAILED, "code": "InternalError", "end_time": utcnow(),
+                "message": "The task was interrupted by worker crashes too many times; giving up.",
+            }
+        else:
+            values = {"status": TaskStatus.PENDING, "worker_id": None, "heartbeat_at": None}
+        with self.db.session() as s:
+            result = s.execute(update(Task).where(*where).values(**values))
+        return (result.rowcount or 0) == 1
+
+    def _transition(self, task_id: str, expected: TaskStatus, **values: Any) -> bool:
+        with self.db.session() as s:
+            result = s.execute(
+                update(Task).where(Task.id == task_id, Task.status == expected).values(**values)
+            )
+        return (result.rowcount or 0) == 1
+
+    # --- retention ----------------------------------------------------------------------------
+    def record_blob(self, key: str, owner_key_id: str, size: int) -> None:
+        with self.db.session() as s:
+            s.merge(Blob(key=key, owner_key_id=owner_key_id, created_at=utcnow(), size=size))
+
+    def blob_owner(self, key: str) -> str | None:
+        with self.db.session() as s:
+            blob = s.get(Blob, key)
+        return blob.owner_key_id if blob else None
+
+    def expired(self, retention: timedelta) -> tuple[list[str], list[str]]:
+        """Ids of finished tasks and keys of blobs older than the retention."""
+        cutoff = utcnow() - retention
+        with self.db.session() as s:
+            task_ids = s.scalars(
+                select(Task.id).where(Task.end_time.is_not(None), Task.end_time < cutoff)
+            ).all()
+            blob_keys = s.scalars(select(Blob.key).where(Blob.created_at < cutoff)).all()
+        return list(task_ids), list(blob_keys)
+
+    def delete(self, task_ids: list[str], blob_keys: list[str]) -> None:
+        with self.db.session() as s:
+            if task_ids:
+                s.execute(delete(Task).where(Task.id.in_(task_ids)))
+            if blob_keys:
+                s.execute(delete(Blob).where(Blob.key.in_(blob_keys)))
+
+
+def _owned_by(task: Task, owner: Owner) -> bool:
+    if task.owner_key_id != owner.key_id:
+        return False
+    return not owner.workspace or task.workspace == owner.workspace
