@@ -1,0 +1,156 @@
+"""The task state machine on both databases Easel supports: SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from easel.tasks.db import Database
+from easel.tasks.models import TaskStatus
+from easel.tasks.store import NewTask, Outcome, Owner, TaskFilter, TaskStore, utcnow
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ALICE = Owner("key-alice")
+BOB = Owner("key-bob")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[TaskStore]:
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'tasks.db'}")
+        yield TaskStore(db)
+        db.dispose()
+        return
+    schema = f"easel_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    db = Database(f"{POSTGRES}?options=-csearch_path%3D{schema}")
+    try:
+        yield TaskStore(db)
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def new(model: str = "wanx2.1-imageedit") -> NewTask:
+    return NewTask(model=model, function="super_resolution", request={"input": {}, "parameters": {}})
+
+
+def test_task_belongs_to_its_key_and_workspace(store: TaskStore) -> None:
+    task = store.create(Owner("key-alice", "ws-1"), new())
+    assert store.get(task.id, Owner("key-alice")) is not None
+    assert store.get(task.id, Owner("key-alice", "ws-1")) is not None
+    assert store.get(task.id, Owner("key-alice", "ws-2")) is None
+    assert store.get(task.id, BOB) is None
+    assert store.get(str(uuid.uuid4()), ALICE) is None
+
+
+def test_each_task_is_claimed_exactly_once_under_contention(store: TaskStore) -> None:
+    created = {store.create(ALICE, new()).id for _ in range(12)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        while (task := store.claim_next(f"host:1:boot:{n}")) is not None:
+            with lock:
+                claimed.append(task.id)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(created)
+    assert all(store.get(i, ALICE).status == TaskStatus.RUNNING for i in created)
+
+
+def test_claims_oldest_first(store: TaskStore) -> None:
+    first = store.create(ALICE, new())
+    store.create(ALICE, new())
+    assert store.claim_next("w").id == first.id
+
+
+def test_cancel_only_while_pending(store: TaskStore) -> None:
+    pending = store.create(ALICE, new())
+    assert not store.cancel(pending.id, BOB), "another key cannot cancel"
+    assert store.cancel(pending.id, ALICE)
+    assert store.get(pending.id, ALICE).status == TaskStatus.CANCELED
+    assert not store.cancel(pending.id, ALICE)
+    running = store.create(ALICE, new())
+    assert store.claim_next("w").id == running.id
+    assert not store.cancel(running.id, ALICE)
+    assert store.claim_next("w") is None, "a canceled task is never claimed"
+
+
+def test_finish_transitions_only_from_running(store: TaskStore) -> None:
+    task = store.create(ALICE, new())
+    assert not store.succeed(task.id, Outcome(results=[{"blob": "k"}])), "not claimed yet"
+    store.claim_next("w")
+    assert store.succeed(task.id, Outcome(results=[{"blob": "k"}, {"code": "X", "message": "m"}]))
+    done = store.get(task.id, ALICE)
+    assert done.status == TaskStatus.SUCCEEDED
+    assert done.usage == {"image_count": 1}
+    assert done.end_time is not None
+    assert not store.fail(task.id, "InternalError", "late"), "terminal states are final"
+
+
+def test_outcome_without_any_image_is_failed(store: TaskStore) -> None:
+    task = store.create(ALICE, new())
+    store.claim_next("w")
+    store.succeed(task.id, Outcome(results=[{"code": "InternalError.Timeout", "message": "slow"}]))
+    done = store.get(task.id, ALICE)
+    assert done.status == TaskStatus.FAILED and done.code == "InternalError.Timeout"
+
+
+def test_pre_failed_task_is_never_run(store: TaskStore) -> None:
+    task = store.create(ALICE, NewTask("m", "f", {}, failed_code="EngineUnavailable", failed_message="no"))
+    assert task.status == TaskStatus.FAILED
+    assert store.claim_next("w") is None
+
+
+def test_requeue_and_give_up(store: TaskStore) -> None:
+    task = store.create(ALICE, new())
+    claimed = store.claim_next("host:99:dead:0")
+    assert store.requeue(task.id, claimed.worker_id, give_up=False)
+    assert store.get(task.id, ALICE).status == TaskStatus.PENDING
+    again = store.claim_next("host:98:dead:0")
+    assert again.attempts == 2
+    assert not store.requeue(task.id, "someone-else", give_up=False), "only the orphaning worker's claim"
+    assert store.requeue(task.id, again.worker_id, give_up=True)
+    assert store.get(task.id, ALICE).status == TaskStatus.FAILED
+
+
+def test_list_pages_filters_and_isolation(store: TaskStore) -> None:
+    ids = [store.create(ALICE, new()).id for _ in range(5)]
+    store.create(ALICE, new("wanx-x-painting"))
+    store.create(BOB, new())
+    store.cancel(ids[0], ALICE)
+    page = store.list(ALICE, TaskFilter(model="wanx2.1-imageedit"), 1, 3)
+    assert page.total == 5 and len(page.items) == 3
+    rest = store.list(ALICE, TaskFilter(model="wanx2.1-imageedit"), 2, 3)
+    assert {t.id for t in page.items + rest.items} == set(ids)
+    assert store.list(ALICE, TaskFilter(status="CANCELED"), 1, 10).total == 1
+    assert store.list(BOB, TaskFilter(), 1, 10).total == 1
+    future = utcnow() + timedelta(hours=1)
+    assert store.list(ALICE, TaskFilter(start=future), 1, 10).total == 0
+
+
+def test_expired_tasks_and_blobs(store: TaskStore) -> None:
+    task = store.create(ALICE, new())
+    store.claim_next("w")
+    store.succeed(task.id, Outcome(results=[{"blob": "results/x.png"}]))
+    store.record_blob("results/x.png", ALICE.key_id, 10)
+    assert store.expired(timedelta(hours=1)) == ([], [])
+    task_ids, keys = store.expired(timedelta(seconds=-1))
+    assert task_ids == [task.id] and keys == ["results/x.png"]
+    store.delete(task_ids, keys)
+    assert store.get(task.id, ALICE) is None
+    assert store.blob_owner("results/x.png") is None
