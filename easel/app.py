@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from easel.config import Settings, load_settings
 from easel.services import Services
 from easel.tasks.retention import Janitor
 from easel.tasks.worker import WorkerPool
+from easel.tasks.writer import TaskWriter
 
 log = logging.getLogger("easel")
 
@@ -34,12 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool.start()
         janitor.start()
         app.state.pool = pool
+        app.state.writer = TaskWriter(services.store, asyncio.get_running_loop())
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
             janitor.stop()
+            app.state.writer.stop()
             if pool is not None:
                 pool.stop()
             services.close()

@@ -45,6 +45,7 @@ class Settings:
     workers: int
     url_allowlist: tuple[str, ...]
     retention_hours: float
+    purge_interval_s: float
     fetch_timeout_s: float
     fetch_max_bytes: int
     upload_max_bytes: int
@@ -78,6 +79,7 @@ def load_settings() -> Settings:
         workers=_env_int("EASEL_WORKERS", 2),
         url_allowlist=_env_list("EASEL_URL_ALLOWLIST"),
         retention_hours=_env_float("EASEL_RETENTION_HOURS", 24.0),
+        purge_interval_s=_env_float("EASEL_PURGE_INTERVAL_S", 300.0),
         fetch_timeout_s=_env_float("EASEL_FETCH_TIMEOUT_S", 20.0),
         fetch_max_bytes=_env_int("EASEL_FETCH_MAX_BYTES", 10 * 1024 * 1024),
         upload_max_bytes=_env_int("EASEL_UPLOAD_MAX_BYTES", 100 * 1024 * 1024),

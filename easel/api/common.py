@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from easel.errors import EaselError, InvalidApiKey, InvalidParameter
@@ -33,13 +34,30 @@ def services_of(request: Request) -> Services:
 
 def authenticate(request: Request) -> Owner:
     """The caller's key (Authorization: Bearer ...) and workspace; InvalidApiKey otherwise."""
+    return _owner(request, services_of(request).keys.authenticate(_bearer_secret(request)))
+
+
+async def authenticate_async(request: Request) -> Owner:
+    """authenticate() for async routes: a cache hit costs nothing, a miss reads the database off-loop."""
+    secret = _bearer_secret(request)
+    keys = services_of(request).keys
+    key_id = keys.cached(secret)
+    if key_id is None:
+        key_id = await run_in_threadpool(keys.authenticate, secret)
+    return _owner(request, key_id)
+
+
+def _bearer_secret(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if not header:
         raise InvalidApiKey("No API-key provided. Send the header 'Authorization: Bearer <your Easel API key>'.")
     if scheme.lower() != "bearer" or not secret.strip():
         raise InvalidApiKey("Invalid Authorization header; expected 'Authorization: Bearer <your Easel API key>'.")
-    key_id = services_of(request).keys.authenticate(secret.strip())
+    return secret.strip()
+
+
+def _owner(request: Request, key_id: str | None) -> Owner:
     if key_id is None:
         raise InvalidApiKey("Invalid API-key provided.")
     return Owner(key_id=key_id, workspace=request.headers.get("x-dashscope-workspace", "").strip())

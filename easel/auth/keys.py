@@ -75,16 +75,20 @@ class KeyRing:
             self._cache.clear()
         return (result.rowcount or 0) > 0
 
+    def cached(self, secret: str) -> str | None:
+        """The key id if this secret was authenticated recently; None means "ask authenticate()"."""
+        with self._lock:
+            hit = self._cache.get(hash_key(secret))
+        return hit[0] if hit and hit[1] > time.monotonic() else None
+
     def authenticate(self, secret: str) -> str | None:
         """The key id for a valid, unrevoked secret; None otherwise."""
         if not secret:
             return None
+        if (key_id := self.cached(secret)) is not None:
+            return key_id
         digest = hash_key(secret)
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit and hit[1] > now:
-            return hit[0]
         with self.db.session() as s:
             key_id = s.scalar(
                 select(ApiKey.id).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))

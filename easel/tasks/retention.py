@@ -15,22 +15,24 @@ def purge_expired(services: Services) -> tuple[int, int]:
     """Delete expired task records and blobs; returns (tasks, blobs) deleted."""
     retention = timedelta(hours=services.settings.retention_hours)
     task_ids, blob_keys = services.store.expired(retention)
+    deleted = []
     for key in blob_keys:
         try:
             services.blobs.delete(key)
-        except Exception:
-            log.exception("could not delete blob %s; will retry", key)
-            blob_keys = [k for k in blob_keys if k != key]
-    services.store.delete(task_ids, blob_keys)
-    return len(task_ids), len(blob_keys)
+        except Exception:  # the record stays, so the next round retries
+            log.exception("could not delete blob %s", key)
+        else:
+            deleted.append(key)
+    services.store.delete(task_ids, deleted)
+    return len(task_ids), len(deleted)
 
 
 class Janitor:
     """Runs purge_expired every `interval_s` in a daemon thread."""
 
-    def __init__(self, services: Services, interval_s: float = 300.0) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.interval_s = interval_s
+        self.interval_s = services.settings.purge_interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="easel-janitor")
 

@@ -67,6 +67,9 @@ class Outcome:
     usage: dict[str, Any] | None = None
 
 
+TASKS = Task.__table__
+
+
 class TaskStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -76,32 +79,14 @@ class TaskStore:
         return self.create_many(owner, [new])[0]
 
     def create_many(self, owner: Owner, news: list[NewTask]) -> list[Task]:
-        now = utcnow()
-        tasks = [self._row(owner, new, now) for new in news]
-        with self.db.session() as s:
-            s.add_all(tasks)
-        return tasks
+        records = [new_record(owner, new) for new in news]
+        self.insert(records)
+        return [Task(**record) for record in records]
 
-    @staticmethod
-    def _row(owner: Owner, new: NewTask, now: datetime) -> Task:
-        failed = new.failed_code is not None
-        return Task(
-            id=str(uuid.uuid4()),
-            owner_key_id=owner.key_id,
-            workspace=owner.workspace,
-            api=new.api,
-            batch_id=new.batch_id,
-            batch_index=new.batch_index,
-            model=new.model,
-            function=new.function,
-            status=TaskStatus.FAILED if failed else TaskStatus.PENDING,
-            request=new.request,
-            code=new.failed_code,
-            message=new.failed_message,
-            submit_time=now,
-            end_time=now if failed else None,
-            attempts=0,
-        )
+    def insert(self, records: list[dict[str, Any]]) -> None:
+        """One transaction for many rows: Core executemany, several times cheaper per row than the ORM."""
+        with self.db.engine.begin() as conn:
+            conn.execute(TASKS.insert(), records)
 
     def get(self, task_id: str, owner: Owner) -> Task | None:
         """The task if it exists and belongs to this key (and workspace, when one is given)."""
@@ -271,3 +256,26 @@ def _owned_by(task: Task, owner: Owner) -> bool:
     if task.owner_key_id != owner.key_id:
         return False
     return not owner.workspace or task.workspace == owner.workspace
+
+
+def new_record(owner: Owner, new: NewTask) -> dict[str, Any]:
+    """The row for a new task, as plain column values (not yet stored)."""
+    now = utcnow()
+    failed = new.failed_code is not None
+    return {
+        "id": str(uuid.uuid4()),
+        "owner_key_id": owner.key_id,
+        "workspace": owner.workspace,
+        "api": new.api,
+        "batch_id": new.batch_id,
+        "batch_index": new.batch_index,
+        "model": new.model,
+        "function": new.function,
+        "status": TaskStatus.FAILED.value if failed else TaskStatus.PENDING.value,
+        "request": new.request,
+        "code": new.failed_code,
+        "message": new.failed_message,
+        "submit_time": now,
+        "end_time": now if failed else None,
+        "attempts": 0,
+    }
