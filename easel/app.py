@@ -14,6 +14,8 @@ from easel import __version__
 from easel.api.common import install_error_handlers, new_request_id
 from easel.api.dashscope.router import router as dashscope_router
 from easel.api.files import router as files_router
+from easel.api.relight.router import install_relight_errors
+from easel.api.relight.router import router as relight_router
 from easel.catalog.registry import MODELS
 from easel.config import Settings, load_settings
 from easel.services import Services
@@ -53,7 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pool = None
     app.state.ready = False
     install_error_handlers(app)
+    install_relight_errors(app)
     app.include_router(dashscope_router)
+    app.include_router(relight_router)
     app.include_router(files_router)
 
     @app.get("/healthz")

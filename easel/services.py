@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from easel.auth.keys import KeyRing
+from easel.auth.limits import NonceGuard, Quota, RateLimiter
 from easel.config import Settings
 from easel.inputs.fetch import FetchPolicy
 from easel.inputs.sources import InputResolver
@@ -21,6 +22,9 @@ class Services:
     keys: KeyRing
     blobs: BlobStore
     inputs: InputResolver
+    nonces: NonceGuard
+    relight_rate: RateLimiter
+    relight_quota: Quota
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -36,6 +40,9 @@ class Services:
             keys=KeyRing(db),
             blobs=blobs,
             inputs=InputResolver(blobs, policy, store.blob_owner),
+            nonces=NonceGuard(db, settings.nonce_window_s),
+            relight_rate=RateLimiter(settings.relight_rate_per_s),
+            relight_quota=Quota(db, "relight", settings.relight_quota),
         )
 
     def close(self) -> None:

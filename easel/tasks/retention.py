@@ -24,6 +24,7 @@ def purge_expired(services: Services) -> tuple[int, int]:
         else:
             deleted.append(key)
     services.store.delete(task_ids, deleted)
+    services.nonces.purge()
     return len(task_ids), len(deleted)
 
 

@@ -84,7 +84,7 @@ def test_resolution_limits(size: tuple[int, int], ok: bool) -> None:
 
 def test_byte_limit() -> None:
     small = ImageLimits(max_bytes=1000)
-    with pytest.raises(InvalidParameter, match="limit is 0 MB|MB"):
+    with pytest.raises(InvalidParameter, match="the limit is"):
         decode_image(encode(gradient(), "PNG"), small)
 
 

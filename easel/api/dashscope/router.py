@@ -85,7 +85,7 @@ def _validate_create(
     if not isinstance(name, str) or not name:
         raise InvalidParameter("model is required, e.g. \"model\": \"wanx2.1-imageedit\".")
     model = find_model(name)
-    if model is None:
+    if model is None or not model.routes:
         raise InvalidParameter(f"Model {name!r} does not exist here; served models: {', '.join(sorted(MODELS))}.")
     if service not in model.routes:
         raise InvalidParameter(

@@ -1,0 +1,229 @@
+"""POST /api/v1/relight/submit and /query, answered in the market API's envelope.
+
+Submit fetches and checks every image and mask before answering, because the seed's code table
+answers a bad image URL (23500006) or a bad image (23500007) on the submit call itself. The bytes it
+checked are stored, so the task later runs on exactly what was validated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from easel.api.common import public_base_url, services_of
+from easel.api.relight import errors as E
+from easel.api.relight.errors import RelightError, code_for
+from easel.api.relight.protocol import RelightTaskIn, parse_result_key, parse_task_list
+from easel.catalog.relight import IMAGE_LIMITS, MODEL_NAME, check_pair
+from easel.errors import EaselError
+from easel.inputs.decode import decode_image
+from easel.inputs.sources import UPLOAD_PREFIX, check_url
+from easel.services import Services
+from easel.tasks.models import Task, TaskStatus
+from easel.tasks.store import NewTask, Owner
+
+router = APIRouter()
+log = logging.getLogger("easel.relight")
+
+STATUS_NAMES = {
+    TaskStatus.PENDING: "WAITING",
+    TaskStatus.RUNNING: "RUNNING",
+    TaskStatus.SUCCEEDED: "SUCCESS",
+    TaskStatus.FAILED: "FAILED",
+    TaskStatus.CANCELED: "FAILED",
+}
+# Checks fetch up to 20 URLs per submit; a few at a time keeps one batch from hogging the host.
+_fetchers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="easel-relight-fetch")
+
+
+def envelope(data: dict[str, Any] | None, status: int = 200, code: E.RelightCode | None = None,
+             message: str = "success") -> JSONResponse:
+    body: dict[str, Any] = {
+        "success": code is None,
+        "code": 0 if code is None else code.code,
+        "message": message,
+        "requestId": str(uuid.uuid4()),
+    }
+    if data is not None:
+        body["data"] = data
+    return JSONResponse(body, status_code=status)
+
+
+def install_relight_errors(app: FastAPI) -> None:
+    @app.exception_handler(RelightError)
+    async def _relight_error(_request: Request, exc: RelightError) -> JSONResponse:
+        return envelope(None, exc.code.status, exc.code, exc.message)
+
+
+def _owner(request: Request, services: Services) -> Owner:
+    scheme, _, code = request.headers.get("authorization", "").partition(" ")
+    if scheme != "APPCODE" or not code.strip():
+        raise RelightError(E.UNAUTHORIZED, "send 'Authorization: APPCODE <your app code>'")
+    key_id = services.keys.authenticate(code.strip())
+    if key_id is None:
+        raise RelightError(E.UNAUTHORIZED, "the app code is not valid")
+    return Owner(key_id=key_id)
+
+
+def _check_nonce(request: Request, services: Services, owner: Owner) -> None:
+    nonce = request.headers.get("x-ca-nonce", "").strip()
+    if not nonce:
+        raise RelightError(E.MISSING_PARAMETER, "the X-Ca-Nonce header is required")
+    if len(nonce) > 128:
+        raise RelightError(E.ILLEGAL_PARAMETER, "X-Ca-Nonce is longer than 128 characters")
+    if not services.nonces.accept(owner.key_id, nonce):
+        raise RelightError(E.ILLEGAL_PARAMETER, "X-Ca-Nonce was already used; send a new random nonce")
+
+
+def _body(raw: bytes) -> Any:
+    if not raw.strip():
+        raise RelightError(E.MISSING_BODY, "send a JSON body with a data object")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RelightError(E.ILLEGAL_PARAMETER, "the body is not valid JSON") from None
+
+
+async def submit(request: Request) -> JSONResponse:
+    raw = await request.body()
+    return await run_in_threadpool(_guarded, _submit, request, raw)
+
+
+async def query(request: Request) -> JSONResponse:
+    raw = await request.body()
+    return await run_in_threadpool(_guarded, _query, request, raw)
+
+
+def unknown_service(request: Request, rest: str) -> JSONResponse:
+    raise RelightError(E.NO_SERVICE, f"/api/v1/relight/{rest} is not a relight service; use submit or query")
+
+
+def _guarded(handler: Callable[[Request, bytes], JSONResponse], request: Request, raw: bytes) -> JSONResponse:
+    """Anything unexpected still answers in the market API's envelope (500, 23500000)."""
+    try:
+        return handler(request, raw)
+    except RelightError:
+        raise
+    except Exception as exc:
+        log.exception("relight %s failed", handler.__name__)
+        raise RelightError(E.INTERNAL) from exc
+
+
+def _submit(request: Request, raw: bytes) -> JSONResponse:
+    services = services_of(request)
+    owner = _owner(request, services)
+    _check_nonce(request, services, owner)
+    tasks = parse_task_list(_body(raw))
+    if not services.relight_rate.allow(owner.key_id):
+        raise RelightError(E.THROTTLED, "too many submits for this app code; slow down")
+    result_key = uuid.uuid4().hex
+    stored = list(_fetchers.map(lambda item: _stage_inputs(services, owner, result_key, *item), enumerate(tasks)))
+    if not services.relight_quota.consume(owner.key_id, len(tasks)):
+        raise RelightError(E.CREDIT_EXHAUSTED, f"this app code's quota of {services.relight_quota.limit} is used up")
+    seeds = [t.seed if t.seed is not None else random.SystemRandom().randrange(2**31) for t in tasks]
+    news = [
+        NewTask(model=MODEL_NAME, function="relight", api="relight", batch_id=result_key, batch_index=i,
+                request={**urls, "positive_prompt": t.positive_prompt, "guidance_scale": t.guidance_scale,
+                         "steps": t.steps, "seed": seed})
+        for i, (t, urls, seed) in enumerate(zip(tasks, stored, seeds, strict=True))
+    ]
+    services.store.create_many(owner, news)
+    pool = request.app.state.pool
+    if pool is not None:
+        for _ in news:
+            pool.wake()
+    echoed = [{**_echo(t), "seed": seed, "status": "WAITING"} for t, seed in zip(tasks, seeds, strict=True)]
+    return envelope({"result_key": result_key, "inference_num": len(tasks), "task_list": echoed})
+
+
+def _echo(task: RelightTaskIn) -> dict[str, Any]:
+    return task.model_dump(exclude_none=True, exclude={"seed"})
+
+
+def _stage_inputs(services: Services, owner: Owner, result_key: str, index: int, task: RelightTaskIn) -> dict:
+    """Fetch and check one task's image and mask, store them; returns their oss:// URLs."""
+    where = f"data.task_list[{index}]"
+    image_bytes, image = _fetch(services, owner, task.image, f"{where}.image")
+    mask_bytes, mask = (None, None)
+    if task.mask:
+        mask_bytes, mask = _fetch(services, owner, task.mask, f"{where}.mask")
+    try:
+        check_pair(image, mask)
+    except EaselError as exc:
+        code = E.MISSING_PARAMETER if "required" in exc.message else code_for(exc.code, exc.message)
+        raise RelightError(code, f"{where}: {exc.message}") from None
+    urls = {"image": _store(services, owner, f"{result_key}/{index}-image", image_bytes)}
+    if mask_bytes is not None:
+        urls["mask"] = _store(services, owner, f"{result_key}/{index}-mask", mask_bytes)
+    return urls
+
+
+def _fetch(services: Services, owner: Owner, url: str, where: str) -> tuple[bytes, Any]:
+    try:
+        check_url(url, where)
+        services.inputs.check_upload(url, owner.key_id, where)
+        data = services.inputs.read_bytes(url, owner.key_id, IMAGE_LIMITS.max_bytes)
+        return data, decode_image(data, IMAGE_LIMITS, where)
+    except EaselError as exc:
+        raise RelightError(code_for(exc.code, exc.message), exc.message) from None
+
+
+def _store(services: Services, owner: Owner, name: str, data: bytes) -> str:
+    """Keep validated input bytes as an upload of the key's, addressed like any oss:// upload."""
+    key = f"relight/{name}"
+    services.blobs.put(UPLOAD_PREFIX + key, data, "application/octet-stream")
+    services.store.record_blob(UPLOAD_PREFIX + key, owner.key_id, len(data))
+    return "oss://" + key
+
+
+def _query(request: Request, raw: bytes) -> JSONResponse:
+    services = services_of(request)
+    owner = _owner(request, services)
+    _check_nonce(request, services, owner)
+    result_key = parse_result_key(_body(raw))
+    tasks = services.store.batch(result_key, owner)
+    if not tasks:
+        raise RelightError(E.NO_RESULT, f"no relight tasks under result_key {result_key!r} for this app code")
+    base = public_base_url(request)
+    items = [_task_view(services, t, base) for t in tasks]
+    data = {"result_key": result_key, "task_list": items}
+    if all(t.status in (TaskStatus.FAILED, TaskStatus.CANCELED) for t in tasks):
+        return envelope(data, E.JOB_FAILED.status, E.JOB_FAILED, f"{E.JOB_FAILED.message}: {items[0]['message']}")
+    return envelope(data)
+
+
+def _task_view(services: Services, task: Task, base_url: str) -> dict[str, Any]:
+    request = task.request
+    view: dict[str, Any] = {
+        "positive_prompt": request["positive_prompt"],
+        "guidance_scale": request["guidance_scale"],
+        "steps": request["steps"],
+        "seed": request["seed"],
+        "status": STATUS_NAMES[TaskStatus(task.status)],
+        "results": [],
+    }
+    if task.status == TaskStatus.SUCCEEDED:
+        ends = task.end_time.replace(tzinfo=UTC)
+        expires = int(ends.timestamp() + services.settings.retention_hours * 3600)
+        view["results"] = [services.blobs.url(r["blob"], expires, base_url) for r in task.results or [] if "blob" in r]
+        view["notes"] = (task.extra_output or {}).get("notes", [])
+    elif task.status in (TaskStatus.FAILED, TaskStatus.CANCELED):
+        code = code_for(task.code or "", task.message or "")
+        view["code"] = code.code
+        view["message"] = task.message or code.message
+    return view
+
+
+router.add_api_route("/api/v1/relight/submit", submit, methods=["POST"])
+router.add_api_route("/api/v1/relight/query", query, methods=["POST"])
+router.add_api_route("/api/v1/relight/{rest:path}", unknown_service, methods=["GET", "POST", "PUT", "DELETE"])

@@ -1,0 +1,139 @@
+"""wanx-x-painting (seed 001): repaint the masked area of an image from a prompt, asynchronous.
+
+On CPU engines a removal prompt is served by inpainting; a prompt asking for new content needs a
+generative engine (see capabilities.py).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
+from easel.catalog.capabilities import GENERATIVE_MISSING, is_removal_prompt, needs_generative
+from easel.catalog.inpainting import inpainter
+from easel.catalog.masks import edit_area
+from easel.engines.watermark import add_ai_mark
+from easel.errors import EaselError
+from easel.inputs.decode import ImageLimits
+from easel.tasks.store import Outcome
+
+# seed 001: JPG/JPEG/PNG/BMP, larger than 256x256 and smaller than 4096x4096, at most 10 MB
+IMAGE_LIMITS = ImageLimits(min_side=256, max_side=4096, max_bytes=10 * 1024 * 1024,
+                           formats=frozenset({"JPEG", "PNG", "BMP"}))
+PROMPT_MAX = 75  # "长度不超过75个字符,超过部分会自动截断"
+SIZES = ("1024*1024", "720*1280", "1280*720")
+Style = Literal["<auto>", "<3d cartoon>", "<anime>", "<oil painting>", "<watercolor>", "<sketch>",
+                "<chinese painting>", "<flat illustration>"]
+# The words the stylization table understands for each documented style.
+STYLE_WORDS = {
+    "<3d cartoon>": "3D卡通", "<anime>": "动漫", "<oil painting>": "油画", "<watercolor>": "水彩",
+    "<sketch>": "素描", "<chinese painting>": "国画", "<flat illustration>": "扁平插画",
+}
+
+
+class XPaintingInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    prompt: str
+    base_image_url: str
+    mask_image_url: str
+
+    @field_validator("prompt")
+    @classmethod
+    def _truncate(cls, value: str) -> str:
+        return value[:PROMPT_MAX]
+
+
+class XPaintingParameters(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    style: Style = "<auto>"
+    size: str = "1024*1024"
+    n: int = Field(1, ge=1, le=4)
+    seed: int | None = Field(None, ge=0, le=2147483647)
+    watermark: bool = False
+    mask_color: list[list[int]] = Field(default_factory=list)
+
+    @field_validator("size")
+    @classmethod
+    def _known_size(cls, value: str) -> str:
+        if value not in SIZES:
+            raise ValueError(f"The size is not match the allowed size {list(SIZES)}")
+        return value
+
+    @field_validator("mask_color")
+    @classmethod
+    def _rgb_triples(cls, value: list[list[int]]) -> list[list[int]]:
+        for color in value:
+            if len(color) != 3 or any(not 0 <= c <= 255 for c in color):
+                raise ValueError("each mask_color entry must be an [R, G, B] list of 0-255 integers")
+        return value
+
+
+class WanxXPainting(CatalogModel):
+    name = "wanx-x-painting"
+    # The SDK sends this model to text2image unless the caller passes task="image2image" (PROTOCOL §3.1).
+    routes = frozenset({"image2image/image-synthesis", "text2image/image-synthesis"})
+    summary = "通义万相 局部重绘: repaint the masked area from a prompt"
+
+    def validate(self, body: dict[str, Any]) -> ValidRequest:
+        inp = parse_contract(XPaintingInput, body.get("input"), "input")
+        params = parse_contract(XPaintingParameters, body.get("parameters"), "parameters")
+        if params.seed is None:
+            params.seed = random.SystemRandom().randrange(2**31)
+        request = {"input": inp.model_dump(), "parameters": params.model_dump()}
+        urls = [("input.base_image_url", inp.base_image_url), ("input.mask_image_url", inp.mask_image_url)]
+        return ValidRequest(function="", request=request, image_urls=urls)
+
+    def capability_gap(self, request: ValidRequest) -> EaselError | None:
+        if is_removal_prompt(request.request["input"]["prompt"]):
+            return None
+        return needs_generative(f"{self.name} with a prompt that asks for new content")
+
+    def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
+        inp = XPaintingInput.model_validate(request["input"])
+        params = XPaintingParameters.model_validate(request["parameters"])
+        base = np.asarray(ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image").convert("RGB"))
+        mask = ctx.load_image(inp.mask_image_url, IMAGE_LIMITS, "mask image")
+        hole = edit_area(mask, (base.shape[1], base.shape[0]), params.mask_color)
+        fill = inpainter(ctx.settings.inpaint_onnx_path)
+        width, height = (int(v) for v in params.size.split("*"))
+        results = []
+        for index in range(params.n):
+            image = fill(base, hole, (params.seed or 0) + index)
+            if params.style != "<auto>":
+                image = _restyle(image, params.style, (params.seed or 0) + index)
+            framed = frame(Image.fromarray(image), (width, height))
+            results.append(ctx.save_image(add_ai_mark(framed) if params.watermark else framed, index))
+        return Outcome(results=results)
+
+    def describe(self) -> dict[str, Any]:
+        entry = super().describe()
+        entry["prompts"] = {
+            "removal (empty, 删除/去掉/remove …)": "available: inpainting of the mask area",
+            "new content": f"not available: {GENERATIVE_MISSING}",
+        }
+        entry["styles"] = "applied to the result by neural style transfer; <auto> keeps the photo's look"
+        return entry
+
+
+def _restyle(rgb: np.ndarray, style: str, seed: int) -> np.ndarray:
+    from easel.engines.stylize.global_style import stylize_all
+
+    return stylize_all(rgb, STYLE_WORDS[style], strength=0.8, seed=seed)[0]
+
+
+def frame(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Cover-fit to the requested output size: scale to fill, centre-crop the overflow."""
+    if image.size == size:
+        return image
+    scale = max(size[0] / image.width, size[1] / image.height)
+    scaled = image.resize((max(size[0], round(image.width * scale)), max(size[1], round(image.height * scale))),
+                          Image.Resampling.LANCZOS)
+    left, top = (scaled.width - size[0]) // 2, (scaled.height - size[1]) // 2
+    return scaled.crop((left, top, left + size[0], top + size[1]))
