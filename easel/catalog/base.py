@@ -46,6 +46,8 @@ class CatalogModel(ABC):
     # Service paths ("{task}/{function}" under /services/aigc/) that may carry this model.
     routes: frozenset[str]
     summary: str = ""
+    # Answered in the create request itself (multimodal-generation), not through a task.
+    synchronous: bool = False
 
     @abstractmethod
     def validate(self, body: dict[str, Any]) -> ValidRequest:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from easel.catalog.background_generation import WanxBackgroundGeneration
 from easel.catalog.base import CatalogModel
+from easel.catalog.qwen_image_edit import QwenImageEdit
 from easel.catalog.relight import Relight
+from easel.catalog.style_repaint import WanxStyleRepaint
 from easel.catalog.wanx_imageedit import WanxImageEdit
 from easel.catalog.wanx_x_painting import WanxXPainting
 
 MODELS: dict[str, CatalogModel] = {
-    model.name: model for model in (WanxImageEdit(), WanxXPainting(), Relight())
+    model.name: model
+    for model in (
+        WanxImageEdit(),
+        WanxXPainting(),
+        WanxBackgroundGeneration(),
+        WanxStyleRepaint(),
+        QwenImageEdit(),
+        Relight(),
+    )
 }
 
 

@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -35,14 +35,18 @@ IDLE_POLL_S = 1.0
 
 
 class TaskContext:
-    """RunContext for one task: input loading and result storage, scoped to the task's owner."""
+    """RunContext for one task (or one synchronous call): inputs and results, scoped to the owner."""
 
-    def __init__(self, services: Services, task: Task) -> None:
+    def __init__(self, services: Services, task_id: str, owner_key_id: str, submitted: datetime) -> None:
         self.settings: Settings = services.settings
-        self.task_id = task.id
+        self.task_id = task_id
         self._services = services
-        self._owner = task.owner_key_id
-        self._day = task.submit_time.strftime("%Y-%m-%d")
+        self._owner = owner_key_id
+        self._day = submitted.strftime("%Y-%m-%d")
+
+    @classmethod
+    def for_task(cls, services: Services, task: Task) -> TaskContext:
+        return cls(services, task.id, task.owner_key_id, task.submit_time)
 
     def load_image(self, url: str, limits: ImageLimits, what: str) -> Image.Image:
         return self._services.inputs.load_image(url, self._owner, limits, what)
@@ -69,7 +73,7 @@ def run_task(services: Services, task: Task) -> None:
     try:
         if model is None:
             raise EaselError(f"Model {task.model} is no longer served by this Easel.", code="InvalidParameter")
-        outcome = model.run(task.request, TaskContext(services, task))
+        outcome = model.run(task.request, TaskContext.for_task(services, task))
     except EaselError as exc:
         services.store.fail(task.id, exc.code, exc.message)
         return

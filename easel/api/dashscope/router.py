@@ -18,7 +18,8 @@ from easel.catalog.registry import MODELS, find_model
 from easel.errors import AccessDenied, EaselError, InvalidParameter, UnsupportedOperation
 from easel.inputs.sources import check_url
 from easel.tasks.models import TaskStatus
-from easel.tasks.store import NewTask, Owner, TaskFilter
+from easel.tasks.store import NewTask, Owner, TaskFilter, utcnow
+from easel.tasks.worker import TaskContext
 
 router = APIRouter()
 
@@ -87,7 +88,7 @@ def _validate_create(
     model = find_model(name)
     if model is None or not model.routes:
         raise InvalidParameter(f"Model {name!r} does not exist here; served models: {', '.join(sorted(MODELS))}.")
-    if service not in model.routes:
+    if service not in model.routes or model.synchronous:
         raise InvalidParameter(
             f"Model {name} is not served on /services/aigc/{service}; use /services/aigc/{sorted(model.routes)[0]}."
         )
@@ -97,6 +98,38 @@ def _validate_create(
         )
     valid = model.validate(body)
     return model, valid, model.capability_gap(valid)
+
+
+async def generate_sync(request: Request) -> JSONResponse:
+    """multimodal-generation: validated like a create, run at once, answered in the same request."""
+    owner = await authenticate_async(request)
+    body = await json_body(request)
+    name = body.get("model")
+    model = find_model(name) if isinstance(name, str) else None
+    if model is None or not model.synchronous:
+        served = sorted(m.name for m in MODELS.values() if m.synchronous)
+        raise InvalidParameter(f"Model {name!r} is not served on multimodal-generation; served: {', '.join(served)}.")
+    valid = model.validate(body)
+    uploads = [(f, check_url(u, f)) for f, u in valid.image_urls]
+    return await run_in_threadpool(_run_sync, request, owner, model, valid, uploads)
+
+
+def _run_sync(request: Request, owner: Owner, model: CatalogModel, valid: ValidRequest,
+              uploads: list[tuple[str, str]]) -> JSONResponse:
+    services = services_of(request)
+    _check_uploads(request, owner, uploads)
+    request_id = new_request_id()
+    ctx = TaskContext(services, request_id, owner.key_id, utcnow())
+    outcome = model.run(valid.request, ctx)
+    urls = _url_maker(request)
+    now = utcnow()
+    content = [{"image": urls.link(r["blob"], now)} for r in outcome.results if "blob" in r]
+    body = {
+        "request_id": request_id,
+        "output": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": content}}]},
+        "usage": {**(outcome.usage or {}), "image_count": len(content)},
+    }
+    return JSONResponse(body)
 
 
 def get_task(request: Request, task_id: str) -> JSONResponse:
@@ -169,6 +202,7 @@ def _time_param(raw: str | None, name: str) -> datetime | None:
 
 for _service in ASYNC_SERVICES:
     add_plain_route(f"/api/v1/services/aigc/{_service}", create_task, ["POST"])
+add_plain_route("/api/v1/services/aigc/multimodal-generation/generation", generate_sync, ["POST"])
 add_route("/api/v1/tasks/{task_id}", get_task, ["GET"])
 add_route("/api/v1/tasks/{task_id}/cancel", cancel_task, ["POST"])
 add_route("/api/v1/tasks", list_tasks, ["GET"])

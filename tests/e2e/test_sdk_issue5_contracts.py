@@ -1,0 +1,137 @@
+"""Contracts of background generation, style repaint and qwen-image-edit through the SDK's own entry points."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from dashscope import MultiModalConversation
+from dashscope.client.base_api import BaseAsyncApi
+
+from tests.conftest import EaselServer, ImageHost, photo, png_bytes
+
+BG = {"model": "wanx-background-generation-v2", "task_group": "aigc", "task": "background-generation",
+      "function": "generation"}
+REPAINT = {"model": "wanx-style-repaint-v1", "task_group": "aigc", "task": "image-generation",
+           "function": "generation"}
+
+
+def bg_input(**overrides: object) -> dict:
+    item = {"base_image_url": "http://e.com/fg.png", "ref_prompt": "纯白背景"}
+    item.update(overrides)
+    return {k: v for k, v in item.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("inp", "params", "fragment"),
+    [
+        (bg_input(ref_prompt=None), {}, "at least one of ref_image_url and ref_prompt"),
+        (bg_input(base_image_url=None), {}, "input.base_image_url is required"),
+        (bg_input(title="一二三四五六七八九"), {}, "input.title"),
+        (bg_input(title=""), {}, "input.title"),
+        (bg_input(title="标题", sub_title="一二三四五六七八九十X"), {}, "input.sub_title"),
+        (bg_input(sub_title="只有副标题"), {}, "sub_title is only allowed together with title"),
+        (bg_input(reference_edge={"foreground_edge": ["http://e.com/a.png"], "foreground_edge_prompt": []}), {},
+         "foreground_edge_prompt"),
+        (bg_input(reference_edge={"foreground_edge": ["http://e.com/a.png"] * 6,
+                                  "background_edge": ["http://e.com/b.png"] * 5}), {}, "at most 10"),
+        (bg_input(), {"n": 5}, "parameters.n"),
+        (bg_input(), {"noise_level": 1000}, "parameters.noise_level"),
+        (bg_input(), {"ref_prompt_weight": 1.5}, "parameters.ref_prompt_weight"),
+        (bg_input(), {"scene_type": "OUTDOOR"}, "parameters.scene_type"),
+        (bg_input(), {"model_version": "v9"}, "parameters.model_version"),
+    ],
+)
+def test_background_contract(sdk: EaselServer, inp: dict, params: dict, fragment: str) -> None:
+    rsp = BaseAsyncApi.async_call(input=inp, **BG, **params)
+    assert rsp.status_code == 400 and rsp.code == "InvalidParameter", rsp
+    assert fragment in rsp.message
+
+
+@pytest.mark.parametrize(
+    ("inp", "reason"),
+    [
+        (bg_input(ref_prompt="山脉和晚霞"), "scene content"),
+        (bg_input(ref_prompt="a beach at sunset"), "scene content"),
+        (bg_input(reference_edge={"foreground_edge": ["http://e.com/a.png"], "foreground_edge_prompt": ["粉色桃花"]}),
+         "reference_edge"),
+    ],
+)
+def test_background_generative_requests_fail_honestly(sdk: EaselServer, inp: dict, reason: str) -> None:
+    rsp = BaseAsyncApi.call(input=inp, **BG)
+    assert rsp.output["task_status"] == "FAILED"
+    assert rsp.output["code"] == "EngineUnavailable" and reason in rsp.output["message"]
+
+
+def test_background_needs_a_real_cutout(sdk: EaselServer, image_host: ImageHost) -> None:
+    rsp = BaseAsyncApi.call(input=bg_input(base_image_url=image_host.put_image("opaque.png", photo())), **BG)
+    assert rsp.output["task_status"] == "FAILED"
+    assert rsp.output["code"] == "InvalidParameter" and "RGBA" in rsp.output["message"]
+
+
+@pytest.mark.parametrize(
+    ("inp", "fragment"),
+    [({"style_index": 3}, "input.image_url is required"), ({"image_url": "http://e.com/a.png"}, "style_index"),
+     ({"image_url": "http://e.com/a.png", "style_index": 10}, "style_index"),
+     ({"image_url": "http://e.com/a.png", "style_index": -1}, "style_index")],
+)
+def test_style_repaint_contract(sdk: EaselServer, inp: dict, fragment: str) -> None:
+    rsp = BaseAsyncApi.async_call(input=inp, **REPAINT)
+    assert rsp.status_code == 400 and rsp.code == "InvalidParameter" and fragment in rsp.message
+
+
+def test_style_repaint_resolution_limits(sdk: EaselServer, image_host: ImageHost) -> None:
+    rsp = BaseAsyncApi.call(input={"image_url": image_host.put_image("tiny-face.png", photo((200, 200))),
+                                   "style_index": 0}, **REPAINT)
+    assert rsp.output["task_status"] == "FAILED" and rsp.output["code"] == "InvalidImageResolution"
+
+
+def qwen(messages: list, **kwargs: object):
+    return MultiModalConversation.call(model="qwen-image-edit", messages=messages, **kwargs)
+
+
+def user(*content: dict) -> list:
+    return [{"role": "user", "content": list(content)}]
+
+
+def test_qwen_edit_validates_then_says_what_is_missing(sdk: EaselServer, image_host: ImageHost,
+                                                       tmp_path: Path) -> None:
+    url = image_host.put_image("qwen.png", photo((512, 512)))
+    rsp = qwen(user({"image": url}, {"text": "让宇航员戴上一顶红色的帽子"}), negative_prompt="", watermark=False)
+    assert rsp.status_code == 400 and rsp.code == "EngineUnavailable"
+    assert "generative" in rsp.message
+    local = tmp_path / "local.png"
+    photo((512, 512)).save(local)
+    assert qwen(user({"image": f"file://{local}"}, {"text": "make it night"})).code == "EngineUnavailable"
+    b64 = base64.b64encode(png_bytes(photo((512, 512)))).decode()
+    assert qwen(user({"image": "data:image/png;base64," + b64}, {"text": "make it night"})).code == "EngineUnavailable"
+
+
+@pytest.mark.parametrize(
+    ("messages_kwargs", "code", "fragment"),
+    [
+        ({"content": [{"image": "IMG"}]}, "InvalidParameter", "text"),
+        ({"content": [{"text": "hi"}]}, "InvalidParameter", "image"),
+        ({"content": [{"image": "IMG"}, {"image": "IMG"}, {"text": "hi"}]}, "InvalidParameter", "exactly one"),
+        ({"content": [{"image": "IMG"}, {"text": "长" * 801}]}, "InvalidParameter", "800"),
+        ({"content": [{"image": "SMALL"}, {"text": "hi"}]}, "InvalidImageResolution", "384"),
+        ({"content": [{"image": "IMG"}, {"text": "hi"}], "negative_prompt": "坏" * 501}, "InvalidParameter",
+         "negative_prompt"),
+    ],
+)
+def test_qwen_edit_contract(sdk: EaselServer, image_host: ImageHost, messages_kwargs: dict, code: str,
+                            fragment: str) -> None:
+    urls = {"IMG": image_host.put_image("q-ok.png", photo((512, 512))),
+            "SMALL": image_host.put_image("q-small.png", photo((300, 300)))}
+    content = [{k: urls.get(v, v) for k, v in item.items()} for item in messages_kwargs["content"]]
+    extra = {k: v for k, v in messages_kwargs.items() if k != "content"}
+    rsp = qwen(user(*content), **extra)
+    assert rsp.status_code == 400 and rsp.code == code, rsp
+    assert fragment in rsp.message
+
+
+def test_qwen_edit_is_not_an_async_service(sdk: EaselServer) -> None:
+    rsp = BaseAsyncApi.async_call(model="qwen-image-edit", input={"messages": []}, task_group="aigc",
+                                  task="image2image", function="image-synthesis")
+    assert rsp.status_code == 400 and "multimodal-generation" in rsp.message
