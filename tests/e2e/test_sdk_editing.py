@@ -7,8 +7,7 @@ import pytest
 from dashscope import ImageSynthesis
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.conftest import EaselServer, ImageHost, photo
-from tests.e2e.conftest import download
+from tests.conftest import EaselServer, ImageHost, download, photo
 
 EDIT, PAINT = "wanx2.1-imageedit", "wanx-x-painting"
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"

@@ -11,8 +11,7 @@ from dashscope import ImageSynthesis
 from dashscope.aigc.image_synthesis import AioImageSynthesis
 from PIL import Image
 
-from tests.conftest import EaselServer, ImageHost, photo
-from tests.e2e.conftest import download
+from tests.conftest import EaselServer, ImageHost, download, photo
 
 MODEL = "wanx2.1-imageedit"
 
