@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from easel.errors import EaselError, InvalidApiKey, InvalidParameter
+from easel.ids import new_id
 from easel.services import Services
 from easel.tasks.store import Owner
 
@@ -21,7 +21,7 @@ log = logging.getLogger("easel.api")
 
 
 def new_request_id() -> str:
-    return str(uuid.uuid4())
+    return new_id()
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

@@ -6,7 +6,6 @@ colours the prompt names; scene content from text and edge-guided elements need 
 
 from __future__ import annotations
 
-import random
 from typing import Any, Literal
 
 import numpy as np
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
 from easel.catalog.capabilities import GENERATIVE_MISSING, needs_generative
 from easel.errors import EaselError, InvalidImageResolution, InvalidParameter
+from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
 
@@ -93,7 +93,7 @@ class WanxBackgroundGeneration(CatalogModel):
         inp = parse_contract(BackgroundInput, body.get("input"), "input")
         params = parse_contract(BackgroundParameters, body.get("parameters"), "parameters")
         if params.seed is None:
-            params.seed = random.SystemRandom().randrange(2**31)
+            params.seed = random_seed()
         urls = [("input.base_image_url", inp.base_image_url)]
         if inp.ref_image_url:
             urls.append(("input.ref_image_url", inp.ref_image_url))

@@ -5,7 +5,6 @@ The contract below is the seed's parameter table: ranges, defaults and which fun
 
 from __future__ import annotations
 
-import random
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +18,7 @@ from easel.catalog.inpainting import inpainter
 from easel.catalog.masks import edit_area
 from easel.engines.watermark import add_ai_mark
 from easel.errors import EaselError, InvalidImageResolution, InvalidParameter
+from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
 
@@ -85,7 +85,7 @@ class WanxImageEdit(CatalogModel):
         inp = parse_contract(ImageEditInput, body.get("input"), "input")
         params = parse_contract(ImageEditParameters, body.get("parameters"), "parameters")
         if params.seed is None:  # fixed now, so a rerun after a crash gives the same images
-            params.seed = random.SystemRandom().randrange(2**31)
+            params.seed = random_seed()
         if inp.function in NEEDS_MASK and not inp.mask_image_url:
             raise InvalidParameter(f"input.mask_image_url is required for function {inp.function.value}.")
         urls = [("input.base_image_url", inp.base_image_url)]

@@ -6,7 +6,6 @@ generative engine (see capabilities.py).
 
 from __future__ import annotations
 
-import random
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +18,7 @@ from easel.catalog.inpainting import inpainter
 from easel.catalog.masks import edit_area
 from easel.engines.watermark import add_ai_mark
 from easel.errors import EaselError
+from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
 
@@ -85,7 +85,7 @@ class WanxXPainting(CatalogModel):
         inp = parse_contract(XPaintingInput, body.get("input"), "input")
         params = parse_contract(XPaintingParameters, body.get("parameters"), "parameters")
         if params.seed is None:
-            params.seed = random.SystemRandom().randrange(2**31)
+            params.seed = random_seed()
         request = {"input": inp.model_dump(), "parameters": params.model_dump()}
         urls = [("input.base_image_url", inp.base_image_url), ("input.mask_image_url", inp.mask_image_url)]
         return ValidRequest(function="", request=request, image_urls=urls)

@@ -7,13 +7,13 @@ both claim a task, and a cancel can never race a claim.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from easel.ids import new_id
 from easel.tasks.db import Database
 from easel.tasks.models import Blob, Task, TaskStatus
 
@@ -263,7 +263,7 @@ def new_record(owner: Owner, new: NewTask) -> dict[str, Any]:
     now = utcnow()
     failed = new.failed_code is not None
     return {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "owner_key_id": owner.key_id,
         "workspace": owner.workspace,
         "api": new.api,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
@@ -26,6 +24,7 @@ from easel.api.relight.errors import RelightError, code_for
 from easel.api.relight.protocol import RelightTaskIn, parse_result_key, parse_task_list
 from easel.catalog.relight import IMAGE_LIMITS, MODEL_NAME, check_pair
 from easel.errors import EaselError
+from easel.ids import new_id, random_seed
 from easel.inputs.decode import decode_image
 from easel.inputs.sources import UPLOAD_PREFIX, check_url
 from easel.services import Services
@@ -52,7 +51,7 @@ def envelope(data: dict[str, Any] | None, status: int = 200, code: E.RelightCode
         "success": code is None,
         "code": 0 if code is None else code.code,
         "message": message,
-        "requestId": str(uuid.uuid4()),
+        "requestId": new_id(),
     }
     if data is not None:
         body["data"] = data
@@ -126,11 +125,11 @@ def _submit(request: Request, raw: bytes) -> JSONResponse:
     tasks = parse_task_list(_body(raw))
     if not services.relight_rate.allow(owner.key_id):
         raise RelightError(E.THROTTLED, "too many submits for this app code; slow down")
-    result_key = uuid.uuid4().hex
+    result_key = new_id().replace("-", "")
     stored = list(_fetchers.map(lambda item: _stage_inputs(services, owner, result_key, *item), enumerate(tasks)))
     if not services.relight_quota.consume(owner.key_id, len(tasks)):
         raise RelightError(E.CREDIT_EXHAUSTED, f"this app code's quota of {services.relight_quota.limit} is used up")
-    seeds = [t.seed if t.seed is not None else random.SystemRandom().randrange(2**31) for t in tasks]
+    seeds = [t.seed if t.seed is not None else random_seed() for t in tasks]
     news = [
         NewTask(model=MODEL_NAME, function="relight", api="relight", batch_id=result_key, batch_index=i,
                 request={**urls, "positive_prompt": t.positive_prompt, "guidance_scale": t.guidance_scale,
