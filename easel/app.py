@@ -45,7 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.ready = False
             janitor.stop()
-            app.state.writer.stop()
             if pool is not None:
                 pool.stop()
             services.close()

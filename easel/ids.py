@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 
 _rng = random.Random(os.urandom(32))
 
@@ -22,8 +21,12 @@ os.register_at_fork(after_in_child=_reseed)
 
 
 def new_id() -> str:
-    """A random (version 4) UUID string."""
-    return str(uuid.UUID(int=_rng.getrandbits(128), version=4))
+    """A random (version 4, RFC 4122 variant) UUID string."""
+    bits = _rng.getrandbits(122)
+    # 48 random bits, version 4, 12 random, variant 10, 62 random
+    value = (bits >> 74 << 80) | (4 << 76) | ((bits >> 62) & 0xFFF) << 64 | (2 << 62) | (bits & ((1 << 62) - 1))
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def random_seed() -> int:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -45,6 +45,9 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_status_submit", "status", "submit_time"),
         Index("ix_tasks_owner_submit", "owner_key_id", "submit_time"),
+        # only relight tasks have a batch; a partial index costs DashScope creates nothing
+        Index("ix_tasks_batch", "batch_id", sqlite_where=text("batch_id IS NOT NULL"),
+              postgresql_where=text("batch_id IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -52,7 +55,7 @@ class Task(Base):
     workspace: Mapped[str] = mapped_column(String(128), default="")
     # "dashscope" tasks are polled on /tasks; "relight" tasks belong to a relight batch.
     api: Mapped[str] = mapped_column(String(16), default="dashscope")
-    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     batch_index: Mapped[int] = mapped_column(Integer, default=0)
     model: Mapped[str] = mapped_column(String(128))
     function: Mapped[str] = mapped_column(String(64), default="")
