@@ -64,15 +64,18 @@ class Relight(CatalogModel):
         # "若用户上传mask, 则以用户上传为准"), else its alpha. An RGB image keeps its background.
         cutout = has_alpha(image)
         matte = (mask_array if mask_array is not None else np.asarray(rgba.getchannel("A"))) if cutout else None
-        result = relight(
-            rgb,
-            None if cutout else mask_array,
-            request["positive_prompt"],
-            guidance_scale=request["guidance_scale"],
-            steps=request["steps"],
-            seed=request["seed"],
-            alpha=matte,
-        )
+        try:
+            result = relight(
+                rgb,
+                None if cutout else mask_array,
+                request["positive_prompt"],
+                guidance_scale=request["guidance_scale"],
+                steps=request["steps"],
+                seed=request["seed"],
+                alpha=matte,
+            )
+        except ValueError as exc:  # e.g. a mask with no subject in it
+            raise InvalidParameter(f"The image and mask cannot be relit: {exc}.") from None
         saved = ctx.save_image(result.image, 0)
         return Outcome(results=[saved], extra_output={"notes": list(result.notes)})
 
