@@ -50,8 +50,8 @@ class WanxStyleRepaint(CatalogModel):
             result = repaint(np.asarray(image.convert("RGB")), inp.style_index)
         except NoFaceError as exc:
             raise NoFace(
-                f"No clear face was found in image_url ({exc}); use a photo in which one face is clearly "
-                "visible, frontal and not too small."
+                f"No clear face was found in image_url ({exc.message}); use a photo in which one face is "
+                "clearly visible, frontal and not too small."
             ) from None
         saved = ctx.save_image(result, 0, fmt="JPEG")
         return Outcome(results=[saved], extra_output={"result_url": {"$url": saved["blob"]},
@@ -62,8 +62,8 @@ class WanxStyleRepaint(CatalogModel):
 
         entry = super().describe()
         entry["styles"] = {
-            str(style.index): {"name": style.chinese_name, "english": style.english_name,
-                               "how": style.description, "cpu_note": style.approximation}
+            str(style.index): {"name": style.name_zh, "english": style.name_en,
+                               "how": style.method, "cpu_note": style.approximation}
             for style in STYLES
         }
         return entry

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import numpy as np
 import pytest
 from dashscope import MultiModalConversation
 from dashscope.client.base_api import BaseAsyncApi
 
-from tests.conftest import EaselServer, ImageHost, photo, png_bytes
+from tests.conftest import EaselServer, ImageHost, download, photo, png_bytes
 
 BG = {"model": "wanx-background-generation-v2", "task_group": "aigc", "task": "background-generation",
       "function": "generation"}
@@ -85,6 +86,25 @@ def test_style_repaint_resolution_limits(sdk: EaselServer, image_host: ImageHost
     rsp = BaseAsyncApi.call(input={"image_url": image_host.put_image("tiny-face.png", photo((200, 200))),
                                    "style_index": 0}, **REPAINT)
     assert rsp.output["task_status"] == "FAILED" and rsp.output["code"] == "InvalidImageResolution"
+
+
+def test_style_repaint_portrait(sdk: EaselServer, image_host: ImageHost) -> None:
+    rsp = BaseAsyncApi.call(input={"image_url": image_host.put_image("face.png", photo((600, 600))),
+                                   "style_index": 7}, **REPAINT)
+    assert rsp.output["task_status"] == "SUCCEEDED", rsp.output
+    assert rsp.output["result_url"] == rsp.output["results"][0]["url"]
+    out = download(rsp.output["result_url"])
+    assert out.size == (1536, 1536)
+    from easel.engines.face import detect_faces
+
+    assert detect_faces(np.asarray(out.convert("RGB"))), "the person is still recognisable as a face"
+
+
+def test_style_repaint_refuses_images_without_a_face(sdk: EaselServer, image_host: ImageHost) -> None:
+    rsp = BaseAsyncApi.call(input={"image_url": image_host.put_image("cup.png", photo((600, 600), "coffee")),
+                                   "style_index": 0}, **REPAINT)
+    assert rsp.output["task_status"] == "FAILED"
+    assert rsp.output["code"] == "InvalidImage.NoFace" and "face" in rsp.output["message"]
 
 
 def qwen(messages: list, **kwargs: object):
