@@ -13,8 +13,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
-from easel.catalog.capabilities import GENERATIVE_MISSING, needs_generative
-from easel.errors import EaselError, InvalidImageResolution, InvalidParameter
+from easel.catalog.capabilities import GENERATIVE_MISSING
+from easel.errors import EaselError, EngineUnavailable, InvalidImageResolution, InvalidParameter
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
@@ -104,19 +104,16 @@ class WanxBackgroundGeneration(CatalogModel):
         return ValidRequest(function="", request=request, image_urls=urls)
 
     def capability_gap(self, request: ValidRequest) -> EaselError | None:
-        from easel.engines.compose import needs_generative as scene_reason
+        from easel.engines.compose import needs_generative as generative_reason
 
         inp = BackgroundInput.model_validate(request.request["input"])
-        if inp.reference_edge and inp.reference_edge.count:
-            return needs_generative("reference_edge elements (edge-guided generation)")
-        if inp.ref_prompt and not inp.ref_image_url and (reason := scene_reason(inp.ref_prompt)):
-            return needs_generative(f"ref_prompt {inp.ref_prompt!r} asks for scene content ({reason})")
-        if inp.ref_prompt and inp.ref_image_url and (reason := scene_reason(inp.ref_prompt)):
-            return needs_generative(
-                f"ref_prompt {inp.ref_prompt!r} asks for scene content ({reason}); send only ref_image_url "
-                "to use the reference image as the background"
-            )
-        return None
+        edges = bool(inp.reference_edge and inp.reference_edge.count)
+        reason = generative_reason(inp.ref_prompt, has_reference_edge=edges)
+        if reason is None:
+            return None
+        if inp.ref_image_url and not edges:
+            reason += "; send ref_image_url alone to use the reference image as the background"
+        return EngineUnavailable(f"{reason} ({GENERATIVE_MISSING}).")
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         from easel.engines import compose, typeset
@@ -135,7 +132,7 @@ class WanxBackgroundGeneration(CatalogModel):
         for index in range(params.n):
             seed = (params.seed or 0) + index
             background = reference if reference is not None else compose.studio_backdrop(
-                size, spec, seed=seed, variation=variation)
+                size, spec, seed=seed, variation=variation, subject_alpha=subject[:, :, 3])
             image = compose.composite_subject(background, subject, seed=seed, variation=variation).image
             plain.append(ctx.save_image(image, index))
             if inp.title:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from dashscope import MultiModalConversation
 from dashscope.client.base_api import BaseAsyncApi
+from PIL import Image, ImageDraw
 
 from tests.conftest import EaselServer, ImageHost, download, photo, png_bytes
 
@@ -69,6 +70,53 @@ def test_background_needs_a_real_cutout(sdk: EaselServer, image_host: ImageHost)
     rsp = BaseAsyncApi.call(input=bg_input(base_image_url=image_host.put_image("opaque.png", photo())), **BG)
     assert rsp.output["task_status"] == "FAILED"
     assert rsp.output["code"] == "InvalidParameter" and "RGBA" in rsp.output["message"]
+
+
+def cutout() -> Image.Image:
+    """The astronaut cut out with an elliptical alpha (transparent background)."""
+    rgba = photo((640, 512)).convert("RGBA")
+    alpha = Image.new("L", rgba.size, 0)
+    ImageDraw.Draw(alpha).ellipse((180, 40, 460, 512), fill=255)
+    rgba.putalpha(alpha)
+    return rgba
+
+
+def test_background_studio_backdrop(sdk: EaselServer, image_host: ImageHost) -> None:
+    subject = cutout()
+    rsp = BaseAsyncApi.call(input={"base_image_url": image_host.put_image("cut.png", subject),
+                                   "ref_prompt": "渐变蓝色背景"}, n=2, **BG)
+    assert rsp.output["task_status"] == "SUCCEEDED", rsp.output
+    first, second = (np.asarray(download(r["url"]).convert("RGB"), dtype=np.int16) for r in rsp.output["results"])
+    assert first.shape == second.shape == (512, 640, 3)
+    assert np.abs(first - second).mean() > 1, "n variations differ"
+    inside = np.asarray(subject.getchannel("A")) == 255
+    source = np.asarray(subject.convert("RGB"), dtype=np.int16)
+    assert np.abs(first - source)[inside].mean() < 25, "the subject survives (only a light harmonisation)"
+    corner = first[:40, :40].reshape(-1, 3).mean(axis=0)
+    assert corner[2] > corner[0] + 20, "a blue backdrop"
+
+
+def test_background_reference_and_title(sdk: EaselServer, image_host: ImageHost) -> None:
+    inp = {"base_image_url": image_host.put_image("cut2.png", cutout()),
+           "ref_image_url": image_host.put_image("ref.jpg", photo((800, 600), "coffee"), "JPEG"),
+           "title": "分享好时光", "sub_title": "只为不一样的你"}
+    rsp = BaseAsyncApi.call(input=inp, **BG)
+    assert rsp.output["task_status"] == "SUCCEEDED", rsp.output
+    texted = np.asarray(download(rsp.output["results"][0]["url"]).convert("RGB"), dtype=np.int16)
+    plain = np.asarray(download(rsp.output["text_results"]["urls"][0]["url"]).convert("RGB"), dtype=np.int16)
+    params = rsp.output["text_results"]["params"][0]
+    assert params["sample_idx"] == 0
+    texts = [layer for layer in params["layers"] if layer["type"] == "text"]
+    assert [t["content"] for t in texts] == ["分享好时光", "只为不一样的你"]
+    for field in ("font_family", "font_size", "font_weight", "font_color", "direction", "alignment", "line_height",
+                  "opacity", "top", "left", "width", "height", "text_shadow", "text_stroke"):
+        assert field in texts[0], field
+    changed = np.abs(texted - plain).max(axis=2) > 10
+    boxes = np.zeros_like(changed)
+    for layer in params["layers"]:
+        boxes[max(0, layer["top"] - 8):layer["top"] + layer["height"] + 8,
+              max(0, layer["left"] - 8):layer["left"] + layer["width"] + 8] = True
+    assert changed.any() and not (changed & ~boxes).any(), "text pixels lie inside the reported layers"
 
 
 @pytest.mark.parametrize(
