@@ -127,7 +127,7 @@ class WanxBackgroundGeneration(CatalogModel):
             ref = ctx.load_image(inp.ref_image_url, REFERENCE_LIMITS, "reference image")
             reference = compose.fit_reference(np.asarray(ref.convert("RGBA")), size)
         spec = compose.parse_backdrop_prompt(inp.ref_prompt) if inp.ref_prompt and reference is None else None
-        variation = params.noise_level / 999
+        variation = compose.variation_from_noise_level(params.noise_level)
         plain, texted, layer_sets = [], [], []
         for index in range(params.n):
             seed = (params.seed or 0) + index
