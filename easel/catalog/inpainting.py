@@ -1,5 +1,5 @@
 """Which inpainter serves removals: the learned ONNX model when EASEL_INPAINT_ONNX names one, else the
-classical structure + texture engine."""
+classical coherence-transport engine (edge-aware, deterministic)."""
 
 from __future__ import annotations
 

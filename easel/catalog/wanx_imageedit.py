@@ -153,7 +153,8 @@ def _base_rgb(inp: ImageEditInput, ctx: RunContext) -> np.ndarray:
 
 
 def _seeds(params: ImageEditParameters) -> list[int]:
-    """One seed per requested image: n results are n distinct, reproducible variations."""
+    """One seed per requested image. Engines with a random stage give n distinct, reproducible variations;
+    deterministic ones (inpainting, super-resolution) give n equal images."""
     return [(params.seed or 0) + i for i in range(params.n)]
 
 
