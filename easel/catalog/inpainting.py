@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from easel.errors import EngineUnavailable
+
 Inpainter = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
@@ -25,4 +27,7 @@ def inpainter(onnx_path: str | None) -> Inpainter:
 def _onnx_model(path: str):
     from easel.engines.inpaint import OnnxInpainter
 
-    return OnnxInpainter(path)
+    try:
+        return OnnxInpainter(path)
+    except ValueError as exc:
+        raise EngineUnavailable(f"EASEL_INPAINT_ONNX={path} cannot be used: {exc}") from None

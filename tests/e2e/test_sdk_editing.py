@@ -180,3 +180,31 @@ def test_mask_size_mismatch_fails_clearly(sdk: EaselServer, image_host: ImageHos
                               mask_image_url=image_host.put_image("mm-mask.png", square_mask((512, 512), (1, 1, 9, 9))))
     assert rsp.output.task_status == "FAILED" and rsp.output.code == "InvalidParameter"
     assert "same resolution" in rsp.output.message
+
+
+def test_learned_inpainter_slot(tmp_path, use_server, image_host: ImageHost) -> None:
+    """EASEL_INPAINT_ONNX loads a LaMa-shaped ONNX model (tiny, random weights, built here) for removals."""
+    from tests.engines.test_inpaint import LAMA_INPUTS, _conv_sigmoid_model
+
+    model = _conv_sigmoid_model(tmp_path / "lama.onnx", LAMA_INPUTS, None)
+    base = photo((640, 512), "coffee")
+    mask = square_mask(base.size, (250, 180, 370, 300))
+    urls = {"base_image_url": image_host.put_image("onnx-base.png", base),
+            "mask_image_url": image_host.put_image("onnx-mask.png", mask)}
+    outputs, images = [], []
+    for onnx_path in (str(model), str(tmp_path / "missing.onnx")):
+        srv = EaselServer(tmp_path / f"home-{len(outputs)}", {"EASEL_INPAINT_ONNX": onnx_path}).start()
+        try:
+            use_server(srv, srv.new_key())
+            rsp = ImageSynthesis.call(model=EDIT, function="description_edit_with_mask", prompt="删除", **urls)
+            outputs.append(rsp)
+            images.extend(download(r.url) for r in rsp.output.results)
+        finally:
+            srv.stop()
+    learned, broken = outputs
+    assert learned.output.task_status == "SUCCEEDED", learned.output
+    out = images[0]
+    area = np.asarray(mask) > 127
+    assert_outside_unchanged(base, out, area)
+    assert broken.output.task_status == "FAILED" and broken.output.code == "EngineUnavailable"
+    assert "EASEL_INPAINT_ONNX" in broken.output.message
