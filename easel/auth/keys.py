@@ -17,7 +17,7 @@ from easel.tasks.store import utcnow
 
 KEY_PREFIX = "sk-"
 # Revocation reaches every process within this time; within one process it is immediate.
-_CACHE_TTL_S = 30.0
+_CACHE_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
