@@ -1,0 +1,106 @@
+"""expand (outpainting): grow the canvas on any side and fill the new border.
+
+Scales follow DashScope's wanx2.1-imageedit: top=1.5 adds half the photo's height above it, so the
+new height is h * (top + bottom - 1); likewise for the width. The photo's pixels are kept exactly at
+their place. The border is a smooth structure layer (colours and edges continued outward, see
+structure.py) plus texture copied from the photo in overlapping windows (texture.py). Without a
+generative model nothing new is invented: the border continues what the photo's edges show.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from easel.engines.outpaint.structure import structure
+from easel.engines.outpaint.texture import synthesize
+
+MIN_SCALE = 1.0
+MAX_SCALE = 2.0
+# Canvases with a longer side above this are filled at a reduced scale (then enlarged), which keeps
+# memory and time bounded for 4096-pixel photos doubled on every side.
+MAX_WORK_SIDE = 4096
+# The structure layer is blurry at this many of its grid cells; texture adds what lies finer.
+_DETAIL_SIGMA_CELLS = 1.0
+# The first pixels outside the photo lean toward its edge pixels, so that the photo does not end in a
+# visible line where the texture begins.
+_EDGE_BLEND_PX = 2.0
+
+
+def border_sizes(
+    height: int, width: int, top: float, bottom: float, left: float, right: float
+) -> tuple[int, int, int, int]:
+    """Pixels added (top, bottom, left, right) for DashScope-style scales in [1, 2].
+
+    The canvas is h * (top + bottom - 1) by w * (left + right - 1), rounded half up; the top and
+    left borders are rounded and the bottom and right ones take the rest.
+    """
+    for name, value in (("top", top), ("bottom", bottom), ("left", left), ("right", right)):
+        if not MIN_SCALE <= value <= MAX_SCALE:
+            raise ValueError(f"{name} scale must be between {MIN_SCALE} and {MAX_SCALE}, got {value}")
+    pad_top = _half_up(height * (top - 1.0))
+    pad_left = _half_up(width * (left - 1.0))
+    pad_bottom = _half_up(height * (top + bottom - 1.0)) - height - pad_top
+    pad_right = _half_up(width * (left + right - 1.0)) - width - pad_left
+    return pad_top, max(0, pad_bottom), pad_left, max(0, pad_right)
+
+
+def _half_up(value: float) -> int:
+    # Python's round() goes to even on .5, which would make 1.25 x 150 px borders 38 + 38 = 76, not 75.
+    return int(np.floor(value + 0.5 + 1e-9))
+
+
+def expand(
+    rgb: np.ndarray,
+    top: float = 1.0,
+    bottom: float = 1.0,
+    left: float = 1.0,
+    right: float = 1.0,
+    *,
+    seed: int = 0,
+) -> np.ndarray:
+    """The photo on a larger canvas with the new border filled (RGB uint8).
+
+    The photo sits at (border top, border left) unchanged, bit for bit. Same seed, same output.
+    """
+    h, w = rgb.shape[:2]
+    pad_top, pad_bottom, pad_left, pad_right = border_sizes(h, w, top, bottom, left, right)
+    canvas_h, canvas_w = h + pad_top + pad_bottom, w + pad_left + pad_right
+    if (canvas_h, canvas_w) == (h, w):
+        return rgb.copy()
+    scale = min(1.0, MAX_WORK_SIDE / max(canvas_h, canvas_w))
+    if scale < 1.0:
+        filled = _fill_reduced(rgb, (pad_top, pad_bottom, pad_left, pad_right), scale, seed)
+    else:
+        filled = _fill(rgb, (pad_top, pad_bottom, pad_left, pad_right), seed)
+    filled[pad_top : pad_top + h, pad_left : pad_left + w] = rgb
+    return filled
+
+
+def _fill(rgb: np.ndarray, pads: tuple[int, int, int, int], seed: int) -> np.ndarray:
+    pad_top, pad_bottom, pad_left, pad_right = pads
+    h, w = rgb.shape[:2]
+    canvas = cv2.copyMakeBorder(rgb, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_CONSTANT, value=0)
+    known = np.zeros(canvas.shape[:2], np.uint8)
+    known[pad_top : pad_top + h, pad_left : pad_left + w] = 1
+    border_width = float(max(pads))
+    coarse = structure(canvas, known, border_width, min(h, w))
+    cell = max(2, round(min(h, w) / 128))
+    detail = synthesize(
+        rgb, known, (pad_top, pad_left), coarse, _DETAIL_SIGMA_CELLS * cell, border_width, np.random.default_rng(seed)
+    )
+    out = coarse + detail
+    edge = cv2.copyMakeBorder(rgb, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE).astype(np.float32)
+    distance = cv2.distanceTransform((known == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    lean = np.exp(-distance / _EDGE_BLEND_PX)[..., None]
+    out = edge * lean + out * (1.0 - lean)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _fill_reduced(rgb: np.ndarray, pads: tuple[int, int, int, int], scale: float, seed: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small_pads = tuple(round(p * scale) for p in pads)
+    filled = _fill(small, small_pads, seed)  # type: ignore[arg-type]
+    canvas_size = (w + pads[2] + pads[3], h + pads[0] + pads[1])
+    return cv2.resize(filled, canvas_size, interpolation=cv2.INTER_CUBIC)
