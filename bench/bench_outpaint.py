@@ -145,6 +145,20 @@ def sheet(rows: list[dict[str, object]]) -> None:
     out.save(SHEET, optimize=True)
 
 
+# What the sheet showed when it was last looked at (bench/sheets/outpaint_sheet.png).
+SHEET_NOTES = (
+    "**Sheet** (`bench/sheets/outpaint_sheet.png`: mirror | easel | true photo, the yellow frame is the crop)."
+    " Mirror padding repeats faces, eyes, patches and the cup upside down. Easel continues colours and adds"
+    " texture without copying objects: the cat's fur continues convincingly at x1.25 and becomes a soft"
+    " fur-coloured field with fine streaks at x1.5; the rocket's sky gradient continues cleanly but the towers"
+    " and launch lights are not invented, and the rocket body smears downward as a glowing streak; on the"
+    " coffee the saucer red and the wood grain continue, the saucer's round edge is not completed and the cup"
+    " rim smears upward as a white haze; the astronaut border is calm where the backdrop is but shows embossed,"
+    " relief-like strokes copied from outlines, and a dark smear right of the helmet. Plausible as a"
+    " background extension, not as invented content: nothing new (a head, a tower) is ever drawn."
+)
+
+
 def write_results(rows: list[dict[str, object]], timings: list[tuple[float, float, float]]) -> None:
     wins = sum(1 for r in rows if float(r["easel"]) > float(r["mirror"]))  # type: ignore[arg-type]
     mean_gain = statistics.mean(float(r["easel"]) - float(r["mirror"]) for r in rows)  # type: ignore[arg-type]
@@ -179,6 +193,7 @@ def write_results(rows: list[dict[str, object]], timings: list[tuple[float, floa
     for scale, easel_s, mirror_s in timings:
         size = round(1024 * (2 * scale - 1))
         lines.append(f"| {scale} x4 | {size}x{size} | {easel_s:.2f} | {mirror_s:.4f} |")
+    lines += ["", SHEET_NOTES]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
 

@@ -119,6 +119,20 @@ def sheet() -> None:
     canvas.quantize(256, method=Image.Quantize.MEDIANCUT).save(SHEET, optimize=True)
 
 
+# What the sheet showed when it was last looked at (bench/sheets/stylize_sheet.png).
+SHEET_NOTES = (
+    "**Sheet** (`bench/sheets/stylize_sheet.png`: coffee at strength 1, chelsea at 0.5). French picture book:"
+    " pale washes with dark ink outlines in the photo's own colours, like a soft storybook illustration. Gold"
+    " leaf: the whole picture in gold tones, engraved lines and leaf-sheet seams, subject clearly readable."
+    " Oil: flattened brush areas (xphoto oilPainting). Watercolour: cv2.stylization, smooth washes with dark"
+    " edges. Sketch: grey pencil lines. Chinese ink: grey washes on warm paper with dark strokes. Anime:"
+    " flat colour fields, dark outlines. Van Gogh: blue/yellow swirling strokes. Ukiyo-e: blue, cream and red"
+    " with dark outlines (woodblock-like, not a true ukiyo-e). Cyberpunk: magenta-to-cyan grade with neon"
+    " edges. Pop art: built-in style 1, bold black shapes on yellow and white; the subject is barely"
+    " recognisable. The unknown `蒸汽波` fell back to the French picture book, as reported."
+)
+
+
 def write_results(rows: list[dict[str, object]]) -> None:
     lines = [
         "## Global stylization (stylization_all)",
@@ -140,11 +154,23 @@ def write_results(rows: list[dict[str, object]]) -> None:
         lines.append(
             f"| {r['size']} | {r['style']} | {r['kind']} | {r['s']:.3f} | {r['base_s']:.3f} | {ratio:.2f} | {change} |"
         )
+    lines += ["", "Median time by how the style is made (the per-row ratios swing with the shared machine's load):", ""]
+    lines += ["| size | made by | styles | median s | median baseline s |", "|---|---|---|---|---|"]
+    for size in SIZES:
+        for kind in ("builtin", "gold_leaf", "filter"):
+            group = [r for r in rows if r["size"] == size and str(r["kind"]).startswith(kind)]
+            if group:
+                lines.append(
+                    f"| {size} | {kind} | {len(group)} | {statistics.median(float(r['s']) for r in group):.3f}"  # type: ignore[arg-type]
+                    f" | {statistics.median(float(r['base_s']) for r in group):.3f} |"  # type: ignore[arg-type]
+                )
     all_kept = all(r["change"][0] == 0.0 and 0 < r["change"][1] < r["change"][2] for r in rows)  # type: ignore[index]
     lines += [
         "",
         f"Every style kept the size, changed the image, returned the input exactly at strength 0 and changed it"
         f" more at 1 than at 0.5: {'yes' if all_kept else 'NO'}.",
+        "",
+        SHEET_NOTES,
         "",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -267,6 +267,18 @@ def main() -> None:
     write_results(rows, mixed)
 
 
+# What the sheet showed when it was last looked at (bench/sheets/watermark_before_after.png).
+SHEET_NOTES = (
+    "**Sheet** (`bench/sheets/watermark_before_after.png`: input | mask in cyan | result). astronaut/watermark:"
+    " the faint white `SAMPLE 样图`, `摄影作品` and `禁止转载` are gone; the 40 %-black `www.example.com` on the"
+    " orange suit was never detected and is still there (the *missed* column counts it); the `SAMPLE` mask"
+    " reaches onto the suit strap, where the line was grown one step too far. coffee/captions: all captions"
+    " gone; the fills on the saucer and the wood are smooth patches that show on a close look. chelsea/small:"
+    " all four lines gone; `摄影作品` crossed the cat's eye, whose lower half is now a smooth fill."
+    " rocket/watermark: all text gone; where `SAMPLE 样图` crossed the rocket, the rocket body is smeared."
+)
+
+
 def write_results(rows: list[tuple[str, dict[str, float]]], mixed: dict[str, float]) -> None:
     def total(key: str) -> float:
         return sum(r[key] for _, r in rows)
@@ -312,6 +324,8 @@ def write_results(rows: list[tuple[str, dict[str, float]]], mixed: dict[str, flo
         f"**去除英文文字 on a mixed image** (`Morning Coffee`, `早安咖啡`, faint `SAMPLE 样图`):"
         f" Latin characters read after removal {mixed['latin_read']}/{mixed['latin_planted']},"
         f" Chinese characters still read {mixed['chinese_read']}/{mixed['chinese_planted']}.",
+        "",
+        SHEET_NOTES,
         "",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

