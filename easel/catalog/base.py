@@ -38,6 +38,10 @@ class RunContext(Protocol):
         """Store one result image; returns the result entry ({"blob": key}) to put in the outcome."""
         ...
 
+    def note(self, text: str) -> None:
+        """Tell the user something about how the request was served (output.notes)."""
+        ...
+
 
 class CatalogModel(ABC):
     """One public model name: its wire contract (from its seed document) and its plan of engine calls."""

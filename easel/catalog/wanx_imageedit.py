@@ -163,7 +163,11 @@ def _remove_watermark(inp: ImageEditInput, params: ImageEditParameters, ctx: Run
     from easel.engines.text import remove_text
 
     rgb = _base_rgb(inp, ctx)
-    return [Image.fromarray(remove_text(rgb, inp.prompt, seed=seed)[0]) for seed in _seeds(params)]
+    results = [remove_text(rgb, inp.prompt, seed=seed) for seed in _seeds(params)]
+    if not any(mask.any() for _, mask in results):
+        ctx.note("No text or watermark was found, so the image is unchanged. Marks without letters (pure "
+                 "logos) are not detected on CPU: mark them with description_edit_with_mask instead.")
+    return [Image.fromarray(image) for image, _ in results]
 
 
 def _remove_masked(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:

@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from easel.errors import EaselError
 from easel.inputs.decode import ImageLimits
 from easel.services import Services
 from easel.tasks.models import Task
-from easel.tasks.store import utcnow
+from easel.tasks.store import Outcome, utcnow
 
 log = logging.getLogger("easel.worker")
 
@@ -43,6 +44,10 @@ class TaskContext:
         self._services = services
         self._owner = owner_key_id
         self._day = submitted.strftime("%Y-%m-%d")
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
     @classmethod
     def for_task(cls, services: Services, task: Task) -> TaskContext:
@@ -73,7 +78,8 @@ def run_task(services: Services, task: Task) -> None:
     try:
         if model is None:
             raise EaselError(f"Model {task.model} is no longer served by this Easel.", code="InvalidParameter")
-        outcome = model.run(task.request, TaskContext.for_task(services, task))
+        ctx = TaskContext.for_task(services, task)
+        outcome = with_notes(model.run(task.request, ctx), ctx.notes)
     except EaselError as exc:
         services.store.fail(task.id, exc.code, exc.message)
         return
@@ -85,6 +91,14 @@ def run_task(services: Services, task: Task) -> None:
         services.store.fail(task.id, "InternalError", "An internal error occurred while running the task.")
         return
     services.store.succeed(task.id, outcome)
+
+
+def with_notes(outcome: Outcome, notes: list[str]) -> Outcome:
+    if not notes:
+        return outcome
+    extra = dict(outcome.extra_output or {})
+    extra["notes"] = [*extra.get("notes", []), *notes]
+    return replace(outcome, extra_output=extra)
 
 
 class WorkerPool:

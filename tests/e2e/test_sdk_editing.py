@@ -86,6 +86,15 @@ def test_remove_watermark_text(sdk: EaselServer, image_host: ImageHost) -> None:
     assert diff[~area].max() == 0, "pixels away from the text are unchanged"
 
 
+def test_remove_watermark_says_when_nothing_was_found(sdk: EaselServer, image_host: ImageHost) -> None:
+    base = photo((640, 512), "coffee")
+    rsp = ImageSynthesis.call(model=EDIT, function="remove_watermark", prompt="去除品牌标识",
+                              base_image_url=image_host.put_image("no-text.png", base))
+    assert rsp.output.task_status == "SUCCEEDED", rsp.output
+    assert any("No text or watermark was found" in n for n in rsp.output["notes"])
+    assert np.abs(rgb(download(rsp.output.results[0].url)) - rgb(base)).max() == 0
+
+
 def test_expand(sdk: EaselServer, image_host: ImageHost) -> None:
     base = photo((512, 512), "rocket")
     rsp = ImageSynthesis.call(model=EDIT, function="expand", prompt="火箭发射场", top_scale=1.5, bottom_scale=1.0,

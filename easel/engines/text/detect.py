@@ -30,6 +30,9 @@ _SENSITIVE_CALL = {"box_thresh": 0.3, "unclip_ratio": 1.6, "text_score": 0.0}
 # low-threshold pass found must be read more confidently.
 MIN_TEXT_SCORE = 0.5
 MIN_FAINT_TEXT_SCORE = 0.65
+# A single character read without high confidence is texture more often than text: a cup rim reads
+# as "O" and cat fur as "D" (skimage coffee and chelsea), and removing them damages the photo.
+LONE_CHAR_MIN_SCORE = 0.9
 # Growing a partly detected line: at most this many steps of one line height per side, each one
 # accepted only if the recogniser reads more characters at least this confidently.
 _MAX_EXTENSION_STEPS = 12
@@ -104,6 +107,8 @@ def _run(engine: Any, bgr: np.ndarray, call: dict[str, float], min_score: float,
     lines: list[_Line] = []
     for polygon, text, score, word_boxes, words, _word_scores in result or []:
         if score < min_score or not str(text).strip():
+            continue
+        if _char_count(str(text)) == 1 and score < LONE_CHAR_MIN_SCORE:
             continue
         quad = np.asarray(polygon, dtype=np.float32).reshape(4, 2)
         pieces, positions = _pieces_and_positions(quad, str(text), word_boxes, words)
