@@ -19,7 +19,6 @@ from easel.engines.text import detect_text, removal_target, remove_text, text_ma
 FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 FONT_INDEX_SC = 2  # the collection holds JP, KR, SC, TC, HK
 
-pytestmark = pytest.mark.skipif(not FONT.exists(), reason="needs Debian fonts-noto-cjk for the test text")
 
 
 def render(rgb: np.ndarray, lines: list[tuple[str, tuple[int, int], int, tuple[int, int, int], float]]) -> np.ndarray:

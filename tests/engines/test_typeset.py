@@ -15,8 +15,6 @@ from easel.engines.typeset import available_families, layout_title, measure_text
 from easel.engines.typeset.render import TextStyle
 from tests.engines.test_compose import coffee_subject
 
-pytestmark = pytest.mark.skipif(not available_families(), reason="fonts-noto-cjk is not installed")
-
 SIZE = 384
 TEXT_FIELDS = {
     "type", "sub_type", "content", "idx", "font_family", "font_size", "font_weight", "font_color", "direction",
