@@ -57,11 +57,6 @@ class EngineUnavailable(EaselError):
     code = "EngineUnavailable"
 
 
-class Throttling(EaselError):
-    status = 429
-    code = "Throttling"
-
-
 class ResourceNotFound(EaselError):
     status = 404
     code = "ResourceNotFound"

@@ -44,11 +44,14 @@ class QwenImageEdit(CatalogModel):
         return ValidRequest(function="", request=request, image_urls=[("input.messages[].content[].image", image)])
 
     def capability_gap(self, request: ValidRequest) -> EaselError | None:
-        return needs_generative(f"{self.name} (instruction editing)")
+        return self._missing_engine()
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         ctx.load_image(request["image"], IMAGE_LIMITS, "image")
-        raise needs_generative(f"{self.name} (instruction editing)")
+        raise self._missing_engine()
+
+    def _missing_engine(self) -> EaselError:
+        return needs_generative(f"{self.name} (instruction editing)")
 
     def describe(self) -> dict[str, Any]:
         entry = super().describe()
