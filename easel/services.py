@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from easel.auth.keys import KeyRing
 from easel.auth.limits import NonceGuard, Quota, RateLimiter
 from easel.config import Settings
+from easel.engines.config import load_engines_config
+from easel.engines.manager import Engines
 from easel.inputs.fetch import FetchPolicy
 from easel.inputs.sources import InputResolver
 from easel.storage import BlobStore, make_blob_store
@@ -25,10 +27,12 @@ class Services:
     nonces: NonceGuard
     relight_rate: RateLimiter
     relight_quota: Quota
+    engines: Engines
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         settings.home.mkdir(parents=True, exist_ok=True)
+        engines = Engines(load_engines_config(settings.home, settings.superres_model, settings.inpaint_onnx_path))
         db = Database(settings.database_url)
         store = TaskStore(db)
         blobs = make_blob_store(settings)
@@ -43,6 +47,7 @@ class Services:
             nonces=NonceGuard(db, settings.nonce_window_s),
             relight_rate=RateLimiter(settings.relight_rate_per_s),
             relight_quota=Quota(db, "relight", settings.relight_quota),
+            engines=engines,
         )
 
     def close(self) -> None:

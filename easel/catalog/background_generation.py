@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
 from easel.catalog.capabilities import GENERATIVE_MISSING
+from easel.engines.manager import Engines
 from easel.errors import EaselError, EngineUnavailable, InvalidImageResolution, InvalidParameter
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
@@ -103,7 +104,7 @@ class WanxBackgroundGeneration(CatalogModel):
         request = {"input": inp.model_dump(), "parameters": params.model_dump()}
         return ValidRequest(function="", request=request, image_urls=urls)
 
-    def capability_gap(self, request: ValidRequest) -> EaselError | None:
+    def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
         from easel.engines.compose import needs_generative as generative_reason
 
         inp = BackgroundInput.model_validate(request.request["input"])
@@ -146,8 +147,8 @@ class WanxBackgroundGeneration(CatalogModel):
                  "notes": _notes(inp, params, reference is not None)}
         return Outcome(results=texted, extra_output=extra)
 
-    def describe(self) -> dict[str, Any]:
-        entry = super().describe()
+    def describe(self, engines: Engines) -> dict[str, Any]:
+        entry = super().describe(engines)
         entry["inputs"] = {
             "ref_image_url": "available: the reference becomes the background (cover-fit), subject composited "
                              "with matte-aware edges, contact and cast shadows, colour harmonisation",

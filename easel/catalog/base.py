@@ -11,6 +11,8 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from easel.config import Settings
+from easel.engines.base import EngineRequest, EngineTask
+from easel.engines.manager import Engines
 from easel.errors import EaselError, InvalidParameter
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
@@ -42,6 +44,14 @@ class RunContext(Protocol):
         """Tell the user something about how the request was served (output.notes)."""
         ...
 
+    def progress(self, done: int, total: int) -> None:
+        """Report progress; raises TaskCanceled when the task was cancelled meanwhile."""
+        ...
+
+    def run_engine(self, task: EngineTask, request: EngineRequest) -> list[Image.Image]:
+        """Run an engine task on the backend this deployment configures for it."""
+        ...
+
 
 class CatalogModel(ABC):
     """One public model name: its wire contract (from its seed document) and its plan of engine calls."""
@@ -52,12 +62,14 @@ class CatalogModel(ABC):
     summary: str = ""
     # Answered in the create request itself (multimodal-generation), not through a task.
     synchronous: bool = False
+    # Limits a synchronous call checks its images against before it is queued.
+    input_limits: ImageLimits | None = None
 
     @abstractmethod
     def validate(self, body: dict[str, Any]) -> ValidRequest:
         """Check a create request against the contract; raise EaselError with a clear message."""
 
-    def capability_gap(self, request: ValidRequest) -> EaselError | None:
+    def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
         """Why the configured engines cannot honestly serve this request, or None when they can."""
         return None
 
@@ -65,8 +77,8 @@ class CatalogModel(ABC):
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         """Do the work. Engines raise EaselError for bad inputs; anything else is an internal error."""
 
-    def describe(self) -> dict[str, Any]:
-        """The model's entry in GET /api/v1/models."""
+    def describe(self, engines: Engines) -> dict[str, Any]:
+        """The model's entry in GET /api/v1/models, from the same answers as capability_gap."""
         return {"model": self.name, "summary": self.summary, "routes": sorted(self.routes)}
 
 

@@ -1,15 +1,19 @@
 """The one place that decides whether the configured engines can honestly serve a request.
 
-CPU engines can remove things (inpainting), remove text, extend borders, restyle a whole image and
-upscale. They cannot invent new content from a prompt: that needs a generative (diffusion) engine.
-Requests that need one fail with EngineUnavailable and a message naming what is missing; the
-model listing (GET /api/v1/models, `easel models`) shows the same decisions.
+Each catalog model says which engine tasks a request needs (its plan); whether they can run comes
+from the engines this process has (engines.toml + defaults, see easel/engines/manager.py). CPU
+engines can remove things, remove text, extend borders, restyle a whole image and upscale; new
+content from a prompt needs a generative backend. Requests that cannot be served fail with
+EngineUnavailable and a message naming what to configure; the model listing (GET /api/v1/models,
+`easel models`) is built from the same answers.
 """
 
 from __future__ import annotations
 
 import re
 
+from easel.engines.base import EngineTask
+from easel.engines.manager import Engines
 from easel.errors import EngineUnavailable
 
 GENERATIVE_MISSING = (
@@ -38,3 +42,15 @@ def is_removal_prompt(prompt: str) -> bool:
 
 def needs_generative(what: str) -> EngineUnavailable:
     return EngineUnavailable(f"{what}: {GENERATIVE_MISSING}.")
+
+
+def engine_gap(engines: Engines, task: EngineTask, what: str) -> EngineUnavailable | None:
+    """Why `what` cannot be served (it needs `task`), or None when the configured engines can do it."""
+    problem = engines.problem(task)
+    return EngineUnavailable(f"{what} needs the engine task {task.value}, which is not available here: {problem}.") \
+        if problem else None
+
+
+def engine_status(engines: Engines, task: EngineTask) -> str:
+    """The listing's line for a function served by `task`."""
+    return engines.describe(task)

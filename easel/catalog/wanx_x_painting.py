@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
-from easel.catalog.capabilities import GENERATIVE_MISSING, is_removal_prompt, needs_generative
-from easel.catalog.inpainting import inpainter
+from easel.catalog.capabilities import engine_gap, engine_status, is_removal_prompt
 from easel.catalog.masks import edit_area
+from easel.engines.base import EngineRequest, EngineTask
+from easel.engines.manager import Engines
 from easel.engines.watermark import add_ai_mark
 from easel.errors import EaselError
 from easel.ids import random_seed
@@ -33,6 +33,13 @@ Style = Literal["<auto>", "<3d cartoon>", "<anime>", "<oil painting>", "<waterco
 STYLE_WORDS = {
     "<3d cartoon>": "3D卡通", "<anime>": "动漫", "<oil painting>": "油画", "<watercolor>": "水彩",
     "<sketch>": "素描", "<chinese painting>": "国画", "<flat illustration>": "扁平插画",
+}
+# What a generative fill engine is told for each style.
+STYLE_PROMPTS = {
+    "<3d cartoon>": "3D cartoon style", "<anime>": "anime style", "<oil painting>": "oil painting",
+    "<watercolor>": "watercolor painting", "<sketch>": "pencil sketch",
+    "<chinese painting>": "traditional Chinese ink painting",
+    "<flat illustration>": "flat illustration",
 }
 
 
@@ -90,42 +97,51 @@ class WanxXPainting(CatalogModel):
         urls = [("input.base_image_url", inp.base_image_url), ("input.mask_image_url", inp.mask_image_url)]
         return ValidRequest(function="", request=request, image_urls=urls)
 
-    def capability_gap(self, request: ValidRequest) -> EaselError | None:
-        if is_removal_prompt(request.request["input"]["prompt"]):
-            return None
-        return needs_generative(f"{self.name} with a prompt that asks for new content")
+    def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
+        task, what = self.plan(request.request["input"]["prompt"])
+        return engine_gap(engines, task, what)
+
+    def plan(self, prompt: str) -> tuple[EngineTask, str]:
+        if is_removal_prompt(prompt):
+            return EngineTask.ERASE, f"{self.name} with a removal prompt"
+        return EngineTask.FILL, f"{self.name} with a prompt that asks for new content"
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         inp = XPaintingInput.model_validate(request["input"])
         params = XPaintingParameters.model_validate(request["parameters"])
-        base = np.asarray(ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image").convert("RGB"))
+        base = ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image").convert("RGB")
         mask = ctx.load_image(inp.mask_image_url, IMAGE_LIMITS, "mask image")
-        hole = edit_area(mask, (base.shape[1], base.shape[0]), params.mask_color)
-        fill = inpainter(ctx.settings.inpaint_onnx_path)
+        area = edit_area(mask, base.size, params.mask_color)
+        task, _ = self.plan(inp.prompt)
+        prompt = inp.prompt
+        if task == EngineTask.FILL and params.style != "<auto>":
+            prompt = f"{prompt}, {STYLE_PROMPTS[params.style]}"
+        images = ctx.run_engine(task, EngineRequest(image=base, prompt=prompt, mask=area, n=params.n,
+                                                     seed=params.seed or 0))
+        if task == EngineTask.ERASE and params.style != "<auto>":
+            images = [_restyle(image, params.style, (params.seed or 0) + i, ctx) for i, image in enumerate(images)]
         width, height = (int(v) for v in params.size.split("*"))
         results = []
-        for index in range(params.n):
-            image = fill(base, hole, (params.seed or 0) + index)
-            if params.style != "<auto>":
-                image = _restyle(image, params.style, (params.seed or 0) + index)
-            framed = frame(Image.fromarray(image), (width, height))
+        for index, image in enumerate(images):
+            framed = frame(image, (width, height))
             results.append(ctx.save_image(add_ai_mark(framed) if params.watermark else framed, index))
         return Outcome(results=results)
 
-    def describe(self) -> dict[str, Any]:
-        entry = super().describe()
+    def describe(self, engines: Engines) -> dict[str, Any]:
+        entry = super().describe(engines)
         entry["prompts"] = {
-            "removal (empty, 删除/去掉/remove …)": "available: inpainting of the mask area",
-            "new content": f"not available: {GENERATIVE_MISSING}",
+            "removal (empty, 删除/去掉/remove …)": engine_status(engines, EngineTask.ERASE),
+            "new content": engine_status(engines, EngineTask.FILL),
         }
-        entry["styles"] = "applied to the result by neural style transfer; <auto> keeps the photo's look"
+        entry["styles"] = ("with a fill engine, part of the prompt; after a removal, applied to the result by the "
+                           "stylize engine; <auto> keeps the photo's look")
         return entry
 
 
-def _restyle(rgb: np.ndarray, style: str, seed: int) -> np.ndarray:
-    from easel.engines.stylize.global_style import stylize_all
-
-    return stylize_all(rgb, STYLE_WORDS[style], strength=0.8, seed=seed)[0]
+def _restyle(image: Image.Image, style: str, seed: int, ctx: RunContext) -> Image.Image:
+    # an instruction both the CPU style table (it reads the style word) and an instruct_edit model understand
+    request = EngineRequest(image=image, prompt=f"转换成{STYLE_WORDS[style]}风格", strength=0.8, seed=seed)
+    return ctx.run_engine(EngineTask.STYLIZE, request)[0]
 
 
 def frame(image: Image.Image, size: tuple[int, int]) -> Image.Image:

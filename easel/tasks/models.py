@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -106,3 +106,18 @@ class QuotaUsage(Base):
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     api: Mapped[str] = mapped_column(String(16), primary_key=True)
     used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaskSignal(Base):
+    """What a RUNNING task reports and is told while it runs: progress, and a requested cancellation.
+
+    A table of its own (not columns on tasks) so databases made by earlier versions gain it through
+    create_all, and the hot task row is not rewritten on every diffusion step.
+    """
+
+    __tablename__ = "task_signals"
+
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    progress: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

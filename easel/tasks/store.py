@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from easel.ids import new_id
 from easel.tasks.db import Database
-from easel.tasks.models import Blob, Task, TaskStatus
+from easel.tasks.models import Blob, Task, TaskSignal, TaskStatus
 
 
 def utcnow() -> datetime:
@@ -166,12 +167,46 @@ class TaskStore:
 
     # --- transitions --------------------------------------------------------------------------
     def cancel(self, task_id: str, owner: Owner) -> bool:
-        """PENDING -> CANCELED. False when the task is not this owner's or not PENDING any more."""
-        if self.get(task_id, owner) is None:
+        """PENDING -> CANCELED at once; RUNNING -> CANCELED at the engine's next step (an Easel extension:
+        the worker sees the request through `cancel_requested`). False when the task is not this
+        owner's or has already ended."""
+        task = self.get(task_id, owner)
+        if task is None:
             return False
-        return self._transition(
-            task_id, TaskStatus.PENDING, status=TaskStatus.CANCELED, end_time=utcnow()
-        )
+        if self._transition(task_id, TaskStatus.PENDING, status=TaskStatus.CANCELED, end_time=utcnow()):
+            return True
+        if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
+            return False
+        self._write_signal(task_id, cancel_requested=True)
+        with self.db.session() as s:  # it may have ended while we wrote the request
+            return s.scalar(select(Task.status).where(Task.id == task_id)) == TaskStatus.RUNNING
+
+    def cancel_requested(self, task_id: str) -> bool:
+        with self.db.session() as s:
+            return bool(s.scalar(select(TaskSignal.cancel_requested).where(TaskSignal.task_id == task_id)))
+
+    def set_progress(self, task_id: str, percent: int) -> None:
+        self._write_signal(task_id, progress=percent)
+
+    def progress_of(self, task_id: str) -> int | None:
+        with self.db.session() as s:
+            return s.scalar(select(TaskSignal.progress).where(TaskSignal.task_id == task_id))
+
+    def _write_signal(self, task_id: str, **values: Any) -> None:
+        where = TaskSignal.task_id == task_id
+        with self.db.session() as s:
+            if s.execute(update(TaskSignal).where(where).values(updated_at=utcnow(), **values)).rowcount:
+                return
+        try:
+            with self.db.session() as s:
+                s.add(TaskSignal(task_id=task_id, updated_at=utcnow(), **values))
+        except IntegrityError:  # the worker and a cancel wrote the first signal at once
+            with self.db.session() as s:
+                s.execute(update(TaskSignal).where(where).values(updated_at=utcnow(), **values))
+
+    def end_canceled(self, task_id: str) -> bool:
+        """RUNNING -> CANCELED, when the worker stopped a task whose cancellation was requested."""
+        return self._transition(task_id, TaskStatus.RUNNING, status=TaskStatus.CANCELED, end_time=utcnow())
 
     def claim_next(self, worker_id: str) -> Task | None:
         """PENDING -> RUNNING for the oldest pending task; None when there is none."""
@@ -288,6 +323,7 @@ class TaskStore:
         with self.db.session() as s:
             if task_ids:
                 s.execute(delete(Task).where(Task.id.in_(task_ids)))
+                s.execute(delete(TaskSignal).where(TaskSignal.task_id.in_(task_ids)))
             if blob_keys:
                 s.execute(delete(Blob).where(Blob.key.in_(blob_keys)))
 

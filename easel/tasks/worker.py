@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from PIL import Image
 
 from easel.catalog.registry import find_model
 from easel.config import Settings
+from easel.engines.base import EngineRequest, EngineTask, TaskCanceled
 from easel.errors import EaselError
 from easel.inputs.decode import ImageLimits
 from easel.services import Services
@@ -33,6 +35,8 @@ HEARTBEAT_S = 10.0
 # A RUNNING task whose worker has been silent this long is presumed orphaned (worker died).
 STALE_AFTER = timedelta(seconds=60)
 IDLE_POLL_S = 1.0
+# How often a running engine's steps ask the database whether the task was cancelled.
+CANCEL_POLL_S = 0.5
 
 
 class TaskContext:
@@ -45,9 +49,29 @@ class TaskContext:
         self._owner = owner_key_id
         self._day = submitted.strftime("%Y-%m-%d")
         self.notes: list[str] = []
+        self._percent = -1
+        self._next_cancel_check = 0.0
 
     def note(self, text: str) -> None:
-        self.notes.append(text)
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def run_engine(self, task: EngineTask, request: EngineRequest) -> list[Image.Image]:
+        return self._services.engines.run(task, request, self)
+
+    def progress(self, done: int, total: int) -> None:
+        """Called by engines at each step: stores the percent, and stops the task when its cancellation
+        was requested. The database is asked at most every CANCEL_POLL_S, so steps stay cheap."""
+        store = self._services.store
+        now = time.monotonic()
+        if now >= self._next_cancel_check:
+            self._next_cancel_check = now + CANCEL_POLL_S
+            if store.cancel_requested(self.task_id):
+                raise TaskCanceled(self.task_id)
+        percent = min(99, int(100 * done / max(1, total)))  # 100 is SUCCEEDED's to say
+        if percent > self._percent:
+            self._percent = percent
+            store.set_progress(self.task_id, percent)
 
     @classmethod
     def for_task(cls, services: Services, task: Task) -> TaskContext:
@@ -80,6 +104,11 @@ def run_task(services: Services, task: Task) -> None:
             raise EaselError(f"Model {task.model} is no longer served by this Easel.", code="InvalidParameter")
         ctx = TaskContext.for_task(services, task)
         outcome = with_notes(model.run(task.request, ctx), ctx.notes)
+        if services.store.cancel_requested(task.id):  # asked while an engine with no steps ran
+            raise TaskCanceled(task.id)
+    except TaskCanceled:
+        services.store.end_canceled(task.id)
+        return
     except EaselError as exc:
         services.store.fail(task.id, exc.code, exc.message)
         return

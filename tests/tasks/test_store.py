@@ -78,16 +78,33 @@ def test_claims_oldest_first(store: TaskStore) -> None:
     assert store.claim_next("w").id == first.id
 
 
-def test_cancel_only_while_pending(store: TaskStore) -> None:
+def test_cancel_pending_at_once_and_running_by_request(store: TaskStore) -> None:
     pending = store.create(ALICE, new())
     assert not store.cancel(pending.id, BOB), "another key cannot cancel"
     assert store.cancel(pending.id, ALICE)
     assert store.get(pending.id, ALICE).status == TaskStatus.CANCELED
-    assert not store.cancel(pending.id, ALICE)
+    assert not store.cancel(pending.id, ALICE), "an ended task cannot be cancelled"
     running = store.create(ALICE, new())
     assert store.claim_next("w").id == running.id
+    assert not store.cancel_requested(running.id)
+    assert not store.cancel(running.id, BOB)
+    assert store.cancel(running.id, ALICE), "a RUNNING task takes a cancellation request"
+    assert store.cancel_requested(running.id)
+    assert store.get(running.id, ALICE).status == TaskStatus.RUNNING, "the worker ends it at its next step"
+    assert store.end_canceled(running.id)
+    assert store.get(running.id, ALICE).status == TaskStatus.CANCELED
     assert not store.cancel(running.id, ALICE)
     assert store.claim_next("w") is None, "a canceled task is never claimed"
+
+
+def test_progress_is_kept_per_task(store: TaskStore) -> None:
+    task = store.create(ALICE, new())
+    assert store.progress_of(task.id) is None
+    store.set_progress(task.id, 40)
+    store.set_progress(task.id, 55)
+    assert store.progress_of(task.id) == 55
+    store.delete([task.id], [])
+    assert store.progress_of(task.id) is None
 
 
 def test_finish_transitions_only_from_running(store: TaskStore) -> None:

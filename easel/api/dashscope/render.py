@@ -41,8 +41,10 @@ class UrlMaker:
         return self.blobs.url(key, expires, self.base_url)
 
 
-def task_output(task: Task, urls: UrlMaker) -> dict[str, Any]:
+def task_output(task: Task, urls: UrlMaker, progress: int | None = None) -> dict[str, Any]:
     output: dict[str, Any] = {"task_id": task.id, "task_status": task.status}
+    if progress is not None and task.status == TaskStatus.RUNNING:
+        output["progress"] = progress  # Easel extension: percent of the engine's steps done
     output["submit_time"] = format_time(task.submit_time)
     if task.scheduled_time:
         output["scheduled_time"] = format_time(task.scheduled_time)
@@ -62,8 +64,8 @@ def task_output(task: Task, urls: UrlMaker) -> dict[str, Any]:
     return output
 
 
-def task_body(task: Task, urls: UrlMaker, request_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"request_id": request_id, "output": task_output(task, urls)}
+def task_body(task: Task, urls: UrlMaker, request_id: str, progress: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"request_id": request_id, "output": task_output(task, urls, progress)}
     if task.usage is not None:
         body["usage"] = task.usage
     return body

@@ -9,6 +9,8 @@ tell from the returned mask (all zero = nothing found) and say so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -21,8 +23,12 @@ from easel.engines.text.target import RemovalTarget, removal_target
 # are added to the mask with a wider margin and the fill is redone once.
 _SECOND_GROW_FRACTION = 0.35
 
+# (rgb, mask 255 = fill, seed) -> rgb: the deployment's erase engine; coherence transport by default.
+Eraser = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
-def remove_text(rgb: np.ndarray, prompt: str = "", *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+
+def remove_text(rgb: np.ndarray, prompt: str = "", *, seed: int = 0,
+                erase: Eraser | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Remove the text that `prompt` asks for; returns (result, mask used, 255 = filled).
 
     Pixels where the mask is 0 are returned unchanged, bit for bit.
@@ -32,22 +38,22 @@ def remove_text(rgb: np.ndarray, prompt: str = "", *, seed: int = 0) -> tuple[np
     mask = text_mask(rgb, regions, target)
     if not mask.any():
         return rgb.copy(), mask
-    result = fill(rgb, mask, seed=seed)
+    result = fill(rgb, mask, seed=seed, erase=erase)
     leftover = _leftover_text(result, mask, target)
     if leftover:
         # A re-read on a filled image can also see text in the fill's smears; the second mask may only
         # widen the first one around the lines found at the start, never open new areas.
         limit = _box_mask(rgb.shape[:2], regions, _SECOND_GROW_FRACTION)
         mask = mask | (_box_mask(rgb.shape[:2], leftover, _SECOND_GROW_FRACTION) & limit)
-        result = fill(rgb, mask, seed=seed)
+        result = fill(rgb, mask, seed=seed, erase=erase)
     return result, mask
 
 
-def fill(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0) -> np.ndarray:
+def fill(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0, erase: Eraser | None = None) -> np.ndarray:
     """Inpaint where mask != 0; every other pixel is returned unchanged."""
     if not mask.any():
         return rgb.copy()
-    filled = inpaint(rgb, mask, seed=seed)
+    filled = erase(rgb, mask, seed) if erase else inpaint(rgb, mask, seed=seed)
     # The contract is exact: whatever the inpainter does outside the hole is discarded.
     return np.where(mask[..., None] > 0, filled, rgb)
 
