@@ -56,7 +56,13 @@ class Settings:
     relight_quota: int
     relight_rate_per_s: float
     nonce_window_s: int
+    # How long a synchronous call (qwen-image-edit) waits for its task before answering 504.
+    sync_timeout_s: float
     secret_key: bytes = field(repr=False, default=b"")
+    # Slow-client limits (seconds): to send a request's headers, to send its body, idle between requests.
+    http_header_timeout_s: float = 10.0
+    http_body_timeout_s: float = 120.0
+    http_keepalive_timeout_s: float = 5.0
 
     @property
     def blob_dir(self) -> Path:
@@ -89,6 +95,10 @@ def load_settings() -> Settings:
         relight_quota=_env_int("EASEL_RELIGHT_QUOTA", 0),
         relight_rate_per_s=_env_float("EASEL_RELIGHT_RATE_PER_S", 10.0),
         nonce_window_s=_env_int("EASEL_NONCE_WINDOW_S", 900),
+        sync_timeout_s=_env_float("EASEL_SYNC_TIMEOUT_S", 600.0),
+        http_header_timeout_s=_env_float("EASEL_HTTP_HEADER_TIMEOUT_S", 10.0),
+        http_body_timeout_s=_env_float("EASEL_HTTP_BODY_TIMEOUT_S", 120.0),
+        http_keepalive_timeout_s=_env_float("EASEL_HTTP_KEEPALIVE_TIMEOUT_S", 5.0),
     )
     validate_allowlist(settings.url_allowlist)
     return replace(settings, secret_key=_load_secret(settings))

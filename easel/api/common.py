@@ -57,10 +57,17 @@ def _bearer_secret(request: Request) -> str:
     return secret.strip()
 
 
+# The task row's workspace column holds this many characters.
+MAX_WORKSPACE = 128
+
+
 def _owner(request: Request, key_id: str | None) -> Owner:
     if key_id is None:
         raise InvalidApiKey("Invalid API-key provided.")
-    return Owner(key_id=key_id, workspace=request.headers.get("x-dashscope-workspace", "").strip())
+    workspace = request.headers.get("x-dashscope-workspace", "").strip()
+    if len(workspace) > MAX_WORKSPACE or not workspace.isprintable():
+        raise InvalidParameter(f"X-DashScope-WorkSpace must be at most {MAX_WORKSPACE} printable characters.")
+    return Owner(key_id=key_id, workspace=workspace)
 
 
 def public_base_url(request: Request) -> str:
@@ -71,14 +78,21 @@ def public_base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def parse_json(raw: bytes) -> Any:
+    """JSON from untrusted bytes; InvalidParameter for anything json.loads chokes on: bad syntax or
+    UTF-8, integers over Python's 4300-digit limit (ValueError), nesting beyond the recursion limit
+    (RecursionError, raised cleanly by the C decoder)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InvalidParameter(f"The request body is not valid JSON: {str(exc)[:200]}.") from None
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         raise InvalidParameter("The request body is empty; send a JSON object.")
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidParameter(f"The request body is not valid JSON: {exc}.") from None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidParameter("The request body must be a JSON object.")
     return body
@@ -105,4 +119,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "InternalError", "An internal error occurred; the request was not completed.")
+        response = error_response(500, "InternalError", "An internal error occurred; the request was not completed.")
+        # This handler runs outside RequestGuard (in Starlette's ServerErrorMiddleware), so it says it itself.
+        response.headers["Connection"] = "close"
+        return response

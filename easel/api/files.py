@@ -16,17 +16,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from easel.api.common import authenticate, new_request_id, public_base_url, services_of
+from easel.api.upload_form import UploadStream
 from easel.errors import AccessDenied, EaselError, InvalidParameter, ResourceNotFound
 from easel.inputs.sources import UPLOAD_PREFIX
 from easel.storage import sign, verify_signature
+from easel.tasks.models import Blob
 
 router = APIRouter()
 
 POLICY_TTL_S = 300
+MAX_NAME_BYTES = 255
 UPLOAD_PATH = "/api/v1/uploads/oss"
 
 
@@ -56,26 +59,44 @@ def get_policy(request: Request) -> JSONResponse:
 
 
 async def receive_upload(request: Request) -> Response:
+    """The form POST. The policy is checked when the file part begins, before any file byte is kept;
+    RequestGuard has already capped the whole body at the limit plus room for the form fields."""
     services = services_of(request)
-    limit = services.settings.upload_max_bytes
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
+    if not _is_small_int(request.headers.get("content-length", "")):
         raise EaselError("Uploads need a Content-Length header.", code="InvalidParameter", status=411)
-    if int(declared) > limit + 64 * 1024:
-        raise EaselError(f"The file is larger than {limit // 1048576} MB.", code="RequestTooLarge", status=413)
-    form = await request.form(max_files=1, max_fields=20)
-    try:
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidParameter("The upload form has no file part named 'file'.")
-        key, owner = _authorised_key(services.settings.secret_key, fields)
-        data = await upload.read()
-    finally:
-        await form.close()
-    content_type = fields.get("x-oss-content-type") or "application/octet-stream"
-    await run_in_threadpool(_store_upload, services, key, owner, data, content_type)
+    secret = services.settings.secret_key
+    stream = UploadStream(request.headers.get("content-type", ""), services.settings.upload_max_bytes,
+                          lambda fields: _authorised_key(secret, fields))
+    vetted = False
+    async for chunk in request.stream():
+        stream.feed(chunk)
+        if stream.authorised is not None and not vetted:
+            # Database checks, once, as soon as the file starts: at most one chunk has been read past it.
+            await run_in_threadpool(_check_target, services, *stream.authorised, stream.fields)
+            vetted = True
+    stream.finish()
+    key, owner = stream.authorised
+    content_type = stream.fields.get("x-oss-content-type") or "application/octet-stream"
+    await run_in_threadpool(_store_upload, services, key, owner, bytes(stream.data), content_type)
     return Response(status_code=200)
+
+
+def _check_target(services: Any, key: str, owner: str, fields: dict[str, str]) -> None:
+    """The issuing key is still active, the policy names one object, and overwrites are honoured."""
+    if not services.keys.is_active(owner):
+        raise AccessDenied("The API key this upload policy was issued to has been revoked.")
+    directory = key.rsplit("/", 1)[0] + "/"
+    used = _keys_under(services, UPLOAD_PREFIX + directory)
+    if any(k != UPLOAD_PREFIX + key for k in used):
+        raise AccessDenied("This upload policy was already used for another object; request a new policy.")
+    if UPLOAD_PREFIX + key in used and fields.get("x-oss-forbid-overwrite", "false").strip().lower() == "true":
+        raise EaselError("The object already exists and x-oss-forbid-overwrite is true.",
+                         code="FileAlreadyExists", status=409)
+
+
+def _keys_under(services: Any, prefix: str) -> list[str]:
+    with services.db.session() as s:
+        return list(s.scalars(select(Blob.key).where(Blob.key.startswith(prefix, autoescape=True)).limit(2)))
 
 
 def _store_upload(services: Any, key: str, owner: str, data: bytes, content_type: str) -> None:
@@ -95,7 +116,21 @@ def _authorised_key(secret: bytes, fields: dict[str, str]) -> tuple[str, str]:
     name = key[len(policy["dir"]) + 1:]
     if not key.startswith(policy["dir"] + "/") or not name or "/" in name or name in (".", "..") or "\\" in key:
         raise AccessDenied("The object key must be a file name inside the policy's upload_dir.")
+    _check_file_name(name)
     return key, policy["kid"]
+
+
+def _check_file_name(name: str) -> None:
+    """A name every storage backend can hold: file systems refuse NUL and names over 255 bytes."""
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise InvalidParameter(f"The object key's file name is longer than {MAX_NAME_BYTES} bytes.")
+    if not name.isprintable():
+        raise InvalidParameter("The object key's file name contains control characters.")
+
+
+def _is_small_int(text: str) -> bool:
+    """ASCII digits that int() accepts quickly ('²'.isdigit() is True, and 5000 digits raise ValueError)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def _encode_policy(policy: dict[str, Any]) -> str:
@@ -115,7 +150,7 @@ def download(request: Request, key: str) -> Response:
     services = services_of(request)
     expires = request.query_params.get("Expires", "")
     signature = request.query_params.get("Signature", "")
-    if not expires.isdigit() or not verify_signature(services.settings.secret_key, signature, key, expires):
+    if not _is_small_int(expires) or not verify_signature(services.settings.secret_key, signature, key, expires):
         raise AccessDenied("The link's signature is invalid.")
     if int(expires) < time.time():
         raise AccessDenied("The link has expired.")

@@ -81,6 +81,11 @@ class KeyRing:
             hit = self._cache.get(hash_key(secret))
         return hit[0] if hit and hit[1] > time.monotonic() else None
 
+    def is_active(self, key_id: str) -> bool:
+        """Whether the key with this id exists and is not revoked (e.g. for credentials issued to it)."""
+        with self.db.session() as s:
+            return s.scalar(select(ApiKey.id).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))) is not None
+
     def authenticate(self, secret: str) -> str | None:
         """The key id for a valid, unrevoked secret; None otherwise."""
         if not secret:

@@ -90,6 +90,17 @@ class Quota:
             )
             return (result.rowcount or 0) == 1
 
+    def refund(self, key_id: str, units: int) -> None:
+        """Give back units consumed for work that was then refused."""
+        if self.limit <= 0:
+            return
+        with self.db.session() as s:
+            s.execute(
+                update(QuotaUsage)
+                .where(QuotaUsage.key_id == key_id, QuotaUsage.api == self.api, QuotaUsage.used >= units)
+                .values(used=QuotaUsage.used - units)
+            )
+
     def used(self, key_id: str) -> int:
         with self.db.session() as s:
             return s.scalar(select(QuotaUsage.used).where(QuotaUsage.key_id == key_id,

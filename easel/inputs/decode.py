@@ -41,16 +41,22 @@ def decode_image(data: bytes, limits: ImageLimits, what: str = "image") -> Image
             f"The {what} is {len(data) / 1048576:.1f} MB; the limit is {limits.max_bytes // 1048576} MB."
         )
     image = _open(data, what)
-    if image.format not in limits.formats:
+    # Phone cameras write MPO: a JPEG whose first frame is the photo (the rest are previews/depth).
+    fmt = "JPEG" if image.format == "MPO" else image.format
+    if fmt not in limits.formats:
         raise InvalidImageFormat(
             f"The {what} is {image.format or 'an unknown format'}; supported formats: {limits.describe()}."
         )
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise InvalidImageResolution(f"The {what} is {width}x{height}, far beyond any supported size.")
-    _load(image, what)
-    image = ImageOps.exif_transpose(image) or image
+    # Image.open read only the header: refuse by the declared size before any pixel is decoded,
+    # so a small file claiming huge dimensions costs nothing. The checks are orientation-free.
     check_resolution(image.size, limits, what)
+    _load(image, what)
+    if image.format == "MPO":
+        image = image.copy()  # a plain single-frame image; downstream code never sees the extra frames
+    image = ImageOps.exif_transpose(image) or image
     return image
 
 

@@ -20,7 +20,8 @@ def sign(secret: bytes, *parts: str) -> str:
 
 
 def verify_signature(secret: bytes, signature: str, *parts: str) -> bool:
-    return hmac.compare_digest(sign(secret, *parts), signature)
+    # Compared as bytes: compare_digest raises TypeError on a non-ASCII str (e.g. Signature=%E2%98%83).
+    return hmac.compare_digest(sign(secret, *parts).encode(), signature.encode("utf-8", "replace"))
 
 
 class BlobStore(ABC):

@@ -7,10 +7,10 @@ checked are stored, so the task later runs on exactly what was validated.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from typing import Any
 
@@ -41,8 +41,6 @@ STATUS_NAMES = {
     TaskStatus.FAILED: "FAILED",
     TaskStatus.CANCELED: "FAILED",
 }
-# Checks fetch up to 20 URLs per submit; a few at a time keeps one batch from hogging the host.
-_fetchers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="easel-relight-fetch")
 
 
 def envelope(data: dict[str, Any] | None, status: int = 200, code: E.RelightCode | None = None,
@@ -52,6 +50,8 @@ def envelope(data: dict[str, Any] | None, status: int = 200, code: E.RelightCode
         "code": 0 if code is None else code.code,
         "message": message,
         "requestId": new_id(),
+        # The seed's responses carry it; "error" on refusals mirrors the gateway's convention.
+        "severity": "info" if code is None else "error",
     }
     if data is not None:
         body["data"] = data
@@ -89,13 +89,21 @@ def _body(raw: bytes) -> Any:
         raise RelightError(E.MISSING_BODY, "send a JSON body with a data object")
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad syntax or UTF-8, 4300+ digit integers, absurd nesting
         raise RelightError(E.ILLEGAL_PARAMETER, "the body is not valid JSON") from None
 
 
 async def submit(request: Request) -> JSONResponse:
+    """Async so that fetching a batch's images (up to 20 URLs, possibly slow) holds no thread of the
+    shared pool: polls, queries and /healthz keep their threads while a submit waits on the network."""
     raw = await request.body()
-    return await run_in_threadpool(_guarded, _submit, request, raw)
+    try:
+        return await _submit(request, raw)
+    except RelightError:
+        raise
+    except Exception as exc:
+        log.exception("relight submit failed")
+        raise RelightError(E.INTERNAL) from exc
 
 
 async def query(request: Request) -> JSONResponse:
@@ -118,17 +126,46 @@ def _guarded(handler: Callable[[Request, bytes], JSONResponse], request: Request
         raise RelightError(E.INTERNAL) from exc
 
 
-def _submit(request: Request, raw: bytes) -> JSONResponse:
+async def _submit(request: Request, raw: bytes) -> JSONResponse:
     services = services_of(request)
+    owner, tasks = await run_in_threadpool(_admit, request, services, raw)
+    result_key = new_id().replace("-", "")
+    try:
+        stored = await _stage_all(services, owner, result_key, tasks)
+    except Exception:
+        await run_in_threadpool(services.relight_quota.refund, owner.key_id, len(tasks))  # refused: no charge
+        raise
+    return await run_in_threadpool(_create, request, services, owner, result_key, tasks, stored)
+
+
+def _admit(request: Request, services: Services, raw: bytes) -> tuple[Owner, list[RelightTaskIn]]:
+    """Everything decided before any input is touched: auth, nonce, contract, rate limit, quota."""
     owner = _owner(request, services)
     _check_nonce(request, services, owner)
     tasks = parse_task_list(_body(raw))
     if not services.relight_rate.allow(owner.key_id):
         raise RelightError(E.THROTTLED, "too many submits for this app code; slow down")
-    result_key = new_id().replace("-", "")
-    stored = list(_fetchers.map(lambda item: _stage_inputs(services, owner, result_key, *item), enumerate(tasks)))
+    # Quota first: a key that is out of credit must not make Easel fetch, decode or store anything.
     if not services.relight_quota.consume(owner.key_id, len(tasks)):
         raise RelightError(E.CREDIT_EXHAUSTED, f"this app code's quota of {services.relight_quota.limit} is used up")
+    return owner, tasks
+
+
+async def _stage_all(services: Services, owner: Owner, result_key: str, tasks: list[RelightTaskIn]) -> list[dict]:
+    """Every task's inputs staged, within one deadline for the whole batch; the first refusal wins."""
+    jobs = [asyncio.ensure_future(_stage_inputs(services, owner, result_key, i, t)) for i, t in enumerate(tasks)]
+    deadline = services.settings.fetch_timeout_s
+    try:
+        return list(await asyncio.wait_for(asyncio.gather(*jobs), deadline))
+    except TimeoutError:
+        raise RelightError(E.BAD_IMAGE_URL, f"fetching the batch's images took longer than {deadline:.0f} s") from None
+    finally:
+        for job in jobs:
+            job.cancel()  # a refusal ends the batch: stop the fetches still running
+
+
+def _create(request: Request, services: Services, owner: Owner, result_key: str, tasks: list[RelightTaskIn],
+            stored: list[dict]) -> JSONResponse:
     seeds = [t.seed if t.seed is not None else random_seed() for t in tasks]
     news = [
         NewTask(model=MODEL_NAME, function="relight", api="relight", batch_id=result_key, batch_index=i,
@@ -149,30 +186,51 @@ def _echo(task: RelightTaskIn) -> dict[str, Any]:
     return task.model_dump(exclude_none=True, exclude={"seed"})
 
 
-def _stage_inputs(services: Services, owner: Owner, result_key: str, index: int, task: RelightTaskIn) -> dict:
-    """Fetch and check one task's image and mask, store them; returns their oss:// URLs."""
+async def _stage_inputs(services: Services, owner: Owner, result_key: str, index: int,
+                        task: RelightTaskIn) -> dict:
+    """Fetch one task's image and mask (on the event loop), then check and store them (on a thread)."""
     where = f"data.task_list[{index}]"
-    image_bytes, image = _fetch(services, owner, task.image, f"{where}.image")
-    mask_bytes, mask = (None, None)
-    if task.mask:
-        mask_bytes, mask = _fetch(services, owner, task.mask, f"{where}.mask")
+    image_bytes = await _read(services, owner, task.image, f"{where}.image")
+    mask_bytes = await _read(services, owner, task.mask, f"{where}.mask") if task.mask else None
+    return await run_in_threadpool(_check_and_store, services, owner, f"{result_key}/{index}", where,
+                                   image_bytes, mask_bytes)
+
+
+def _check_and_store(services: Services, owner: Owner, name: str, where: str, image_bytes: bytes,
+                     mask_bytes: bytes | None) -> dict:
+    """Decode and check one task's inputs; store the checked bytes; returns their oss:// URLs."""
+    image = _decode(image_bytes, f"{where}.image")
+    mask = _decode(mask_bytes, f"{where}.mask") if mask_bytes is not None else None
     try:
         check_pair(image, mask)
     except EaselError as exc:
         code = E.MISSING_PARAMETER if "required" in exc.message else code_for(exc.code, exc.message)
         raise RelightError(code, f"{where}: {exc.message}") from None
-    urls = {"image": _store(services, owner, f"{result_key}/{index}-image", image_bytes)}
+    urls = {"image": _store(services, owner, f"{name}-image", image_bytes)}
     if mask_bytes is not None:
-        urls["mask"] = _store(services, owner, f"{result_key}/{index}-mask", mask_bytes)
+        urls["mask"] = _store(services, owner, f"{name}-mask", mask_bytes)
     return urls
 
 
-def _fetch(services: Services, owner: Owner, url: str, where: str) -> tuple[bytes, Any]:
+async def _read(services: Services, owner: Owner, url: str, where: str) -> bytes:
     try:
-        check_url(url, where)
-        services.inputs.check_upload(url, owner.key_id, where)
-        data = services.inputs.read_bytes(url, owner.key_id, IMAGE_LIMITS.max_bytes)
-        return data, decode_image(data, IMAGE_LIMITS, where)
+        check_url(url, where, IMAGE_LIMITS.max_bytes)
+    except EaselError as exc:
+        # Any unusable URL (file://, ftp://, malformed) is the seed's "invalid image url"; only an
+        # over-sized data: URI is a bad image.
+        oversized = code_for(exc.code, exc.message) == E.BAD_IMAGE
+        raise RelightError(E.BAD_IMAGE if oversized else E.BAD_IMAGE_URL, exc.message) from None
+    try:
+        if url.startswith("oss://"):
+            await run_in_threadpool(services.inputs.check_upload, url, owner.key_id, where)
+        return await services.inputs.read_bytes_async(url, owner.key_id, IMAGE_LIMITS.max_bytes)
+    except EaselError as exc:
+        raise RelightError(code_for(exc.code, exc.message), exc.message) from None
+
+
+def _decode(data: bytes, where: str) -> Any:
+    try:
+        return decode_image(data, IMAGE_LIMITS, where)
     except EaselError as exc:
         raise RelightError(code_for(exc.code, exc.message), exc.message) from None
 
