@@ -13,10 +13,14 @@ from fastapi.responses import JSONResponse
 from easel import __version__
 from easel.api.common import install_error_handlers, new_request_id
 from easel.api.dashscope.router import router as dashscope_router
+from easel.api.events import router as events_router
 from easel.api.files import router as files_router
+from easel.api.guard import RequestGuard
+from easel.api.health import router as health_router
+from easel.api.openai.router import router as openai_router
 from easel.api.relight.router import install_relight_errors
 from easel.api.relight.router import router as relight_router
-from easel.catalog.registry import MODELS
+from easel.catalog.registry import model_listing
 from easel.config import Settings, load_settings
 from easel.services import Services
 from easel.tasks.retention import Janitor
@@ -53,11 +57,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.state.pool = None
     app.state.ready = False
+    # Outside routing and authentication: body caps and URL checks apply to every request.
+    app.add_middleware(RequestGuard, upload_max_bytes=settings.upload_max_bytes)
     install_error_handlers(app)
     install_relight_errors(app)
     app.include_router(dashscope_router)
     app.include_router(relight_router)
     app.include_router(files_router)
+    app.include_router(events_router)
+    app.include_router(openai_router)
+    app.include_router(health_router)  # /readyz
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
@@ -66,6 +75,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/v1/models")
     def models() -> JSONResponse:
-        return JSONResponse({"request_id": new_request_id(), "data": [m.describe() for m in MODELS.values()]})
+        return JSONResponse({"request_id": new_request_id(), **model_listing(services.engines)})
 
     return app

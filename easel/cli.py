@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -19,7 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    return args.handler(args)
+    from easel.engines.config import EnginesConfigError
+
+    try:
+        return args.handler(args)
+    except EnginesConfigError as exc:  # a broken engines.toml is the user's to fix: no traceback
+        print(f"easel: {exc}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(handler=_keys_revoke)
 
     models = sub.add_parser("models", help="list the models and what the configured engines can do")
+    models.add_argument("--json", action="store_true", help="print the raw listing (as GET /api/v1/models)")
     models.set_defaults(handler=_models)
+
+    pull = sub.add_parser("pull", help="download the hub weights engines.toml names into $EASEL_HOME/models")
+    pull.add_argument("hub_ids", nargs="*", metavar="HUB_ID", help="pull these org/name ids instead of the config's")
+    pull.add_argument("--revision", default=None, help="branch, tag or commit of the named HUB_IDs (default main)")
+    pull.add_argument("--update", action="store_true", help="ask the hub for newer commits of complete copies too")
+    pull.set_defaults(handler=_pull)
     return parser
 
 
@@ -80,17 +92,33 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 1
 
 
-def _models(_args: argparse.Namespace) -> int:
-    from easel.catalog.registry import MODELS
+def _models(args: argparse.Namespace) -> int:
+    from easel.catalog.registry import model_listing
+    from easel.cli_models import print_listing
+    from easel.engines.config import load_engines_config
+    from easel.engines.manager import Engines
 
-    print(json.dumps([m.describe() for m in MODELS.values()], ensure_ascii=False, indent=2))
-    return 0
+    settings = load_settings()
+    engines = Engines(load_engines_config(settings.home, settings.superres_model, settings.inpaint_onnx_path))
+    return print_listing(model_listing(engines), args.json)
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from easel.engines.config import EnginesConfigError, load_engines_config
+    from easel.engines.pull import run_pull
+
+    settings = load_settings()
+    try:
+        config = load_engines_config(settings.home, settings.superres_model, settings.inpaint_onnx_path)
+    except EnginesConfigError as exc:
+        print(f"easel pull: {exc}", file=sys.stderr)
+        return 1
+    return run_pull(config, args.hub_ids, args.revision, args.update)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from easel.app import create_app
+    from easel.http_server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items()
@@ -98,8 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings().with_overrides(**overrides)
     _first_key(settings)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=5)
+    serve(app, settings)  # uvicorn with header/body/keep-alive timeouts for slow clients
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,11 +19,14 @@ from easel.catalog.base import CatalogModel, ValidRequest
 from easel.catalog.registry import MODELS, find_model
 from easel.errors import AccessDenied, EaselError, InvalidParameter, UnsupportedOperation
 from easel.inputs.sources import check_url
-from easel.tasks.models import TaskStatus
+from easel.tasks.models import Task, TaskStatus
 from easel.tasks.store import NewTask, Owner, TaskFilter, utcnow
-from easel.tasks.worker import TaskContext
 
 router = APIRouter()
+
+# Tasks behind synchronous calls: run by workers like any task, never listed.
+SYNC_API = "sync"
+TERMINAL = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED})
 
 ASYNC_SERVICES = (
     "image2image/image-synthesis",
@@ -99,11 +104,13 @@ def _validate_create(
             "current user api does not support synchronous calls; send the header 'X-DashScope-Async: enable'."
         )
     valid = model.validate(body)
-    return model, valid, model.capability_gap(valid)
+    return model, valid, model.capability_gap(valid, services_of(request).engines)
 
 
 async def generate_sync(request: Request) -> JSONResponse:
-    """multimodal-generation: validated like a create, run at once, answered in the same request."""
+    """multimodal-generation: validated like a create, run as a task by a worker, answered when it ends.
+
+    The API process never runs engines itself, so an API node with `--workers 0` serves this too."""
     owner = await authenticate_async(request)
     body = await json_body(request)
     name = body.get("model")
@@ -113,40 +120,74 @@ async def generate_sync(request: Request) -> JSONResponse:
         raise InvalidParameter(f"Model {name!r} is not served on multimodal-generation; served: {', '.join(served)}.")
     valid = model.validate(body)
     uploads = [(f, check_url(u, f)) for f, u in valid.image_urls]
-    return await run_in_threadpool(_run_sync, request, owner, model, valid, uploads)
+    await _check_inputs(request, owner, model, uploads)
+    gap = model.capability_gap(valid, services_of(request).engines)
+    if gap is not None:
+        raise gap
+    new = NewTask(model=model.name, function=valid.function, request=valid.request, api=SYNC_API)
+    (task,) = await request.app.state.writer.create(owner, [new])
+    if request.app.state.pool is not None:
+        request.app.state.pool.wake()
+    finished = await _wait_for_end(request, task["id"], owner)
+    return _sync_answer(request, finished)
 
 
-def _run_sync(request: Request, owner: Owner, model: CatalogModel, valid: ValidRequest,
-              uploads: list[tuple[str, str]]) -> JSONResponse:
+async def _check_inputs(request: Request, owner: Owner, model: CatalogModel, uploads: list[tuple[str, str]]) -> None:
+    """Fetch and decode every input now, so a bad image is a 400 before any queueing. Fetched on the
+    event loop (bounded per key, one deadline): a slow URL holds no thread of the shared pool."""
     services = services_of(request)
-    _check_uploads(request, owner, uploads)
-    request_id = new_request_id()
-    ctx = TaskContext(services, request_id, owner.key_id, utcnow())
-    outcome = model.run(valid.request, ctx)
+    await run_in_threadpool(_check_uploads, request, owner, uploads)
+    if model.input_limits is None:
+        return
+    await services.inputs.load_images_async([url for _field, url in uploads], owner.key_id, model.input_limits,
+                                            "image")
+
+
+async def _wait_for_end(request: Request, task_id: str, owner: Owner) -> Task:
+    store = services_of(request).store
+    deadline = time.monotonic() + services_of(request).settings.sync_timeout_s
+    delay = 0.02
+    while True:
+        task = await run_in_threadpool(store.get, task_id, owner)
+        if task is not None and task.status in TERMINAL:
+            return task
+        if time.monotonic() > deadline:
+            await run_in_threadpool(store.cancel, task_id, owner)
+            raise EaselError("The edit did not finish in time; no worker may be serving this model.",
+                             code="RequestTimeOut", status=504)
+        await asyncio.sleep(delay)
+        delay = min(0.25, delay * 1.5)
+
+
+def _sync_answer(request: Request, task: Task) -> JSONResponse:
+    if task.status != TaskStatus.SUCCEEDED:
+        code = task.code or "InternalError"
+        raise EaselError(task.message or "The edit failed.", code=code, status=500 if code == "InternalError" else 400)
     urls = _url_maker(request)
-    now = utcnow()
-    content = [{"image": urls.link(r["blob"], now)} for r in outcome.results if "blob" in r]
+    content = [{"image": urls.link(r["blob"], task.end_time or utcnow())} for r in task.results or [] if "blob" in r]
     body = {
-        "request_id": request_id,
+        "request_id": new_request_id(),
         "output": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": content}}]},
-        "usage": {**(outcome.usage or {}), "image_count": len(content)},
+        "usage": {**(task.usage or {}), "image_count": len(content)},
     }
     return JSONResponse(body)
 
 
 def get_task(request: Request, task_id: str) -> JSONResponse:
     owner = authenticate(request)
-    task = services_of(request).store.get(task_id, owner)
+    store = services_of(request).store
+    task = store.get(task_id, owner)
     if task is None or task.api != "dashscope":
         return JSONResponse(unknown_task_body(task_id, new_request_id()))
-    return JSONResponse(task_body(task, _url_maker(request), new_request_id()))
+    progress = store.progress_of(task.id) if task.status == TaskStatus.RUNNING else None
+    return JSONResponse(task_body(task, _url_maker(request), new_request_id(), progress))
 
 
 def cancel_task(request: Request, task_id: str) -> JSONResponse:
     owner = authenticate(request)
     if not services_of(request).store.cancel(task_id, owner):
         raise UnsupportedOperation(
-            "Failed to cancel the task, please confirm if the task is in PENDING status."
+            "Failed to cancel the task, please confirm if the task is in PENDING or RUNNING status."
         )
     return JSONResponse({"request_id": new_request_id()})
 
