@@ -19,6 +19,7 @@ from easel.errors import EaselError, EngineUnavailable, InvalidImageResolution, 
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
+from easel.wire_types import WireFloat, WireInt
 
 SUBJECT_LIMITS = ImageLimits(min_side=64, max_side=2048, max_bytes=10 * 1024 * 1024,
                              formats=frozenset({"PNG", "WEBP", "TIFF"}))
@@ -60,7 +61,7 @@ class BackgroundInput(BaseModel):
     title: str | None = Field(None, min_length=1, max_length=8)
     sub_title: str | None = Field(None, min_length=1, max_length=10)
 
-    @field_validator("ref_image_url", "ref_prompt", "neg_ref_prompt", mode="before")
+    @field_validator("ref_image_url", "ref_prompt", "neg_ref_prompt", "title", "sub_title", mode="before")
     @classmethod
     def _blank_is_absent(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -70,19 +71,19 @@ class BackgroundInput(BaseModel):
         if not self.ref_image_url and not self.ref_prompt:
             raise ValueError("give at least one of ref_image_url and ref_prompt")
         if self.sub_title and not self.title:
-            raise ValueError("sub_title is only allowed together with title")
+            self.sub_title = None  # seed 003: a sub_title without a title is ignored
         return self
 
 
 class BackgroundParameters(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    n: int = Field(1, ge=1, le=4)
+    n: WireInt = Field(1, ge=1, le=4)
     noise_level: int = Field(300, ge=0, le=999)
-    ref_prompt_weight: float = Field(0.5, ge=0.0, le=1.0)
+    ref_prompt_weight: WireFloat = Field(0.5, ge=0.0, le=1.0)
     scene_type: Literal["GENERAL", "ROOM", "COSMETIC"] = "GENERAL"
     model_version: Literal["v2", "v3"] = "v2"
-    seed: int | None = Field(None, ge=0, le=2147483647)
+    seed: WireInt | None = Field(None, ge=0, le=2147483647)
 
 
 class WanxBackgroundGeneration(CatalogModel):
@@ -143,7 +144,9 @@ class WanxBackgroundGeneration(CatalogModel):
                 layer_sets.append({"sample_idx": index, "layers": layout.layers})
         if not inp.title:
             return Outcome(results=plain, extra_output={"notes": _notes(inp, params, reference is not None)})
-        extra = {"text_results": {"urls": plain, "params": layer_sets},
+        text_results = {"urls": plain, "params": layer_sets}
+        # the seed's table says text_results, its example text_result: both are sent
+        extra = {"text_results": text_results, "text_result": text_results,
                  "notes": _notes(inp, params, reference is not None)}
         return Outcome(results=texted, extra_output=extra)
 

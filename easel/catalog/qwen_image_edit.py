@@ -22,6 +22,7 @@ from easel.errors import EaselError, InvalidParameter
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
+from easel.wire_types import WireBool
 
 IMAGE_LIMITS = ImageLimits(min_side=384, max_side=3072, max_bytes=10 * 1024 * 1024)
 TEXT_MAX, NEGATIVE_MAX = 800, 500
@@ -32,7 +33,7 @@ class QwenEditParameters(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     negative_prompt: str = Field("", max_length=NEGATIVE_MAX)
-    watermark: bool = False
+    watermark: WireBool = False
 
 
 class QwenImageEdit(CatalogModel):

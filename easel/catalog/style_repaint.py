@@ -12,6 +12,7 @@ from easel.engines.manager import Engines
 from easel.errors import EaselError
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
+from easel.wire_types import WireInt
 
 # seed 004: 256x256 to 5760x3240, at most 10 MB, JPEG/PNG/JPG/BMP/WEBP
 IMAGE_LIMITS = ImageLimits(min_side=256, max_bytes=10 * 1024 * 1024, max_box=(5760, 3240),
@@ -25,7 +26,7 @@ class StyleRepaintInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     image_url: str
-    style_index: int = Field(ge=0, le=len(STYLE_NAMES) - 1)
+    style_index: WireInt = Field(ge=0, le=len(STYLE_NAMES) - 1)
 
 
 class NoFace(EaselError):
@@ -55,8 +56,10 @@ class WanxStyleRepaint(CatalogModel):
                 "clearly visible, frontal and not too small."
             ) from None
         saved = ctx.save_image(result, 0, fmt="JPEG")
+        # seed 004's success example also carries error_code 0 / error_message "Success"
         return Outcome(results=[saved], extra_output={"result_url": {"$url": saved["blob"]},
-                                                      "style_index": inp.style_index})
+                                                      "style_index": inp.style_index, "error_code": 0,
+                                                      "error_message": "Success"})
 
     def describe(self, engines: Engines) -> dict[str, Any]:
         from easel.engines.portrait import STYLES

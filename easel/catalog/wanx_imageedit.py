@@ -23,6 +23,7 @@ from easel.errors import EaselError, EngineUnavailable, InvalidImageResolution, 
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
+from easel.wire_types import WireBool, WireFloat, WireInt
 
 IMAGE_LIMITS = ImageLimits(min_side=512, max_side=4096, max_bytes=10 * 1024 * 1024)
 # Our own bound, not the seed's: 4096 px x4 would be a 16384-px (800 MB) image.
@@ -58,17 +59,17 @@ class ImageEditInput(BaseModel):
 class ImageEditParameters(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    n: int = Field(1, ge=1, le=4)
-    seed: int | None = Field(None, ge=0, le=2147483647)
-    watermark: bool = False
-    strength: float = Field(0.5, ge=0.0, le=1.0)
-    top_scale: float = Field(1.0, ge=1.0, le=2.0)
-    bottom_scale: float = Field(1.0, ge=1.0, le=2.0)
-    left_scale: float = Field(1.0, ge=1.0, le=2.0)
-    right_scale: float = Field(1.0, ge=1.0, le=2.0)
+    n: WireInt = Field(1, ge=1, le=4)
+    seed: WireInt | None = Field(None, ge=0, le=2147483647)
+    watermark: WireBool = False
+    strength: WireFloat = Field(0.5, ge=0.0, le=1.0)
+    top_scale: WireFloat = Field(1.0, ge=1.0, le=2.0)
+    bottom_scale: WireFloat = Field(1.0, ge=1.0, le=2.0)
+    left_scale: WireFloat = Field(1.0, ge=1.0, le=2.0)
+    right_scale: WireFloat = Field(1.0, ge=1.0, le=2.0)
     # The seed documents integers 1-4; fractional factors are accepted too (network, then resize).
-    upscale_factor: float = Field(1.0, ge=1.0, le=4.0)
-    is_sketch: bool = False
+    upscale_factor: WireFloat = Field(1.0, ge=1.0, le=4.0)
+    is_sketch: WireBool = False
 
     @field_validator("n", "seed", mode="before")
     @classmethod

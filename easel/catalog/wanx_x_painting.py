@@ -17,13 +17,14 @@ from easel.catalog.masks import edit_area
 from easel.engines.base import EngineRequest, EngineTask
 from easel.engines.manager import Engines
 from easel.engines.watermark import add_ai_mark
-from easel.errors import EaselError
+from easel.errors import EaselError, InvalidParameter
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
+from easel.wire_types import WireBool, WireInt
 
-# seed 001: JPG/JPEG/PNG/BMP, larger than 256x256 and smaller than 4096x4096, at most 10 MB
-IMAGE_LIMITS = ImageLimits(min_side=256, max_side=4096, max_bytes=10 * 1024 * 1024,
+# seed 001: JPG/JPEG/PNG/BMP, larger than 256x256 and smaller than 4096x4096 (strictly), at most 10 MB
+IMAGE_LIMITS = ImageLimits(min_side=257, max_side=4095, max_bytes=10 * 1024 * 1024,
                            formats=frozenset({"JPEG", "PNG", "BMP"}))
 PROMPT_MAX = 75  # "长度不超过75个字符,超过部分会自动截断"
 SIZES = ("1024*1024", "720*1280", "1280*720")
@@ -61,17 +62,10 @@ class XPaintingParameters(BaseModel):
 
     style: Style = "<auto>"
     size: str = "1024*1024"
-    n: int = Field(1, ge=1, le=4)
-    seed: int | None = Field(None, ge=0, le=2147483647)
-    watermark: bool = False
+    n: WireInt = Field(1, ge=1, le=4)
+    seed: WireInt | None = Field(None, ge=0, le=2147483647)
+    watermark: WireBool = False
     mask_color: list[list[int]] = Field(default_factory=list)
-
-    @field_validator("size")
-    @classmethod
-    def _known_size(cls, value: str) -> str:
-        if value not in SIZES:
-            raise ValueError(f"The size is not match the allowed size {list(SIZES)}")
-        return value
 
     @field_validator("mask_color")
     @classmethod
@@ -98,6 +92,9 @@ class WanxXPainting(CatalogModel):
         return ValidRequest(function="", request=request, image_urls=urls)
 
     def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
+        size = request.request["parameters"]["size"]
+        if size not in SIZES:  # seed 001 answers this as a FAILED task, not a refused create
+            return InvalidParameter(f"The size is not match the allowed size {list(SIZES)}, got {size!r}.")
         task, what = self.plan(request.request["input"]["prompt"])
         return engine_gap(engines, task, what)
 

@@ -48,6 +48,7 @@ def task_output(task: Task, urls: UrlMaker, progress: int | None = None) -> dict
     output["submit_time"] = format_time(task.submit_time)
     if task.scheduled_time:
         output["scheduled_time"] = format_time(task.scheduled_time)
+        output["start_time"] = output["scheduled_time"]  # seed 004 names the start of the run so
     if task.end_time:
         output["end_time"] = format_time(task.end_time)
     ends = task.end_time or task.submit_time
@@ -56,6 +57,11 @@ def task_output(task: Task, urls: UrlMaker, progress: int | None = None) -> dict
         output["results"] = results
         succeeded = sum(1 for r in results if "url" in r)
         output["task_metrics"] = {"TOTAL": len(results), "SUCCEEDED": succeeded, "FAILED": len(results) - succeeded}
+    elif task.status in (TaskStatus.RUNNING, TaskStatus.FAILED):
+        # seeds 001/003/004 show the batch counts on RUNNING and FAILED tasks too
+        total = requested_images(task)
+        failed = total if task.status == TaskStatus.FAILED else 0
+        output["task_metrics"] = {"TOTAL": total, "SUCCEEDED": 0, "FAILED": failed}
     if task.extra_output:
         output.update(urls.resolve(task.extra_output, ends))
     if task.status == TaskStatus.FAILED:
@@ -64,10 +70,18 @@ def task_output(task: Task, urls: UrlMaker, progress: int | None = None) -> dict
     return output
 
 
+def requested_images(task: Task) -> int:
+    parameters = (task.request or {}).get("parameters") if isinstance(task.request, dict) else None
+    n = parameters.get("n", 1) if isinstance(parameters, dict) else 1
+    return n if isinstance(n, int) and n > 0 else 1
+
+
 def task_body(task: Task, urls: UrlMaker, request_id: str, progress: int | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"request_id": request_id, "output": task_output(task, urls, progress)}
     if task.usage is not None:
         body["usage"] = task.usage
+    elif task.status == TaskStatus.FAILED:
+        body["usage"] = {"image_count": 0, "image_num": 0}  # seed 004's failed example: image_num 0
     return body
 
 

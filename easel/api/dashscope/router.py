@@ -74,9 +74,10 @@ async def create_task(request: Request) -> Response:
     pool = request.app.state.pool
     if pool is not None and gap is None:
         pool.wake()
-    # Built by hand: ids and statuses need no escaping, and this is the hottest response.
+    # Built by hand: ids need no escaping, and this is the hottest response. A create always answers
+    # PENDING, as the cloud does, even when the task is already stored FAILED: the first query tells.
     return Response(
-        f'{{"request_id":"{new_request_id()}","output":{{"task_id":"{task["id"]}","task_status":"{task["status"]}"}}}}',
+        f'{{"request_id":"{new_request_id()}","output":{{"task_id":"{task["id"]}","task_status":"PENDING"}}}}',
         media_type="application/json",
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from easel.api.relight.errors import ILLEGAL_PARAMETER, MISSING_PARAMETER, RelightError
+from easel.wire_types import WireFloat, WireInt
 
 MAX_TASKS = 10
 MIN_SIDE, MAX_SIDE = 400, 4096
@@ -19,9 +20,9 @@ class RelightTaskIn(BaseModel):
     image: str = Field(min_length=1)
     mask: str | None = None
     positive_prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
-    guidance_scale: float = Field(ge=1.0, le=20.0)
-    steps: int = Field(ge=15, le=50)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    guidance_scale: WireFloat = Field(ge=1.0, le=20.0)
+    steps: WireInt = Field(ge=15, le=50)
+    seed: WireInt | None = Field(None, ge=0, le=2**31 - 1)
 
 
 def parse_task_list(body: Any) -> list[RelightTaskIn]:
