@@ -198,3 +198,27 @@ def download(url: str) -> Image.Image:
     image = Image.open(io.BytesIO(response.content))
     image.load()
     return image
+
+
+@contextlib.contextmanager
+def postgres_schema_server(home: Path) -> Iterator[tuple[EaselServer, str, object, str]]:
+    """An API-only server on a fresh schema of the test PostgreSQL: (server, key, admin engine, schema).
+
+    The schema is dropped afterwards; tests may drop it earlier to break the database under the server."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"easel_test_{time.time_ns():x}"
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    srv = EaselServer(home, {"EASEL_DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}", "EASEL_WORKERS": "0"})
+    key = srv.new_key()
+    srv.start()
+    try:
+        yield srv, key, admin, schema
+    finally:
+        srv.stop()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from tests.conftest import EaselServer, ImageHost, photo, png_bytes
+from tests.conftest import EaselServer, ImageHost, photo, png_bytes, postgres_schema_server
 
 CREATE_PATHS = [
     "/api/v1/services/aigc/image2image/image-synthesis",
@@ -314,22 +314,8 @@ def test_idle_keep_alive_connection_is_closed(hostile: EaselServer) -> None:
 
 @pytest.fixture
 def pg_server(tmp_path: Path) -> Iterator[tuple[EaselServer, str, object]]:
-    schema = f"easel_hostile_{uuid.uuid4().hex[:8]}"
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    srv = EaselServer(tmp_path / "pg", {"EASEL_DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}",
-                                        "EASEL_WORKERS": "0"})
-    key = srv.new_key()
-    srv.start()
-    try:
+    with postgres_schema_server(tmp_path / "pg") as (srv, key, admin, schema):
         yield srv, key, (admin, schema)
-    finally:
-        srv.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_postgres_hostile_headers_and_ids(pg_server: tuple[EaselServer, str, object], image_host: ImageHost) -> None:

@@ -11,9 +11,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from tests.conftest import EaselServer, ImageHost, photo
+from tests.conftest import EaselServer, ImageHost, photo, postgres_schema_server
 
 SUBMIT, QUERY = "/api/v1/relight/submit", "/api/v1/relight/query"
 
@@ -246,25 +246,11 @@ def test_job_failed(tmp_path, inputs: dict[str, str]) -> None:
 
 def test_internal_error(tmp_path, inputs: dict[str, str]) -> None:
     """Losing the database mid-flight answers 500 23500000 in the envelope, not a stack trace."""
-    schema = f"easel_relight_{uuid.uuid4().hex[:8]}"
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    srv = EaselServer(tmp_path / "pg", {"EASEL_DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}",
-                                        "EASEL_WORKERS": "0"})
-    key = srv.new_key()
-    srv.start()
-    try:
+    with postgres_schema_server(tmp_path / "pg") as (srv, key, admin, schema):
         assert submit(srv, key, task(inputs)).status_code == 200, "works on PostgreSQL"
-        with admin.connect() as conn:
+        with admin.connect() as conn:  # type: ignore[attr-defined]
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         assert_code(submit(srv, key, task(inputs)), 500, "23500000")
-    finally:
-        srv.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_relit_image_changes_the_subject(server: EaselServer, app_code: str, inputs: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ import importlib.util
 import json
 import threading
 import time
+from abc import abstractmethod
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -478,9 +479,9 @@ class DiffusionBackend(Backend):
 
         return callback
 
+    @abstractmethod
     def call_kwargs(self, job: Job, entries: list[Entry]) -> dict[str, Any]:
         """The pipeline-specific arguments of one call (images, masks, guidance, strength)."""
-        raise NotImplementedError
 
     # --- helpers for subclasses ----------------------------------------------------------------------------
 

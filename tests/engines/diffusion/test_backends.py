@@ -21,7 +21,6 @@ from easel.errors import EngineUnavailable
 from tests.engines.diffusion import tiny_models
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-pytest.importorskip("diffusers")
 
 EDIT = ["flux2-klein", "qwen-image-edit", "qwen-image-edit-plus"]
 FILL = ["flux2-klein-inpaint", "qwen-image-edit-inpaint", "flux-fill", "sdxl-inpaint"]
