@@ -83,7 +83,13 @@ class EngineRequest:
     strength: float | None = None
     steps: int | None = None
     guidance: float | None = None
-    # task-specific parameters: upscale "factor"; outpaint "scales" (top, bottom, left, right); …
+    # task-specific parameters, by name:
+    #   "factor" (upscale), "scales" (outpaint: top, bottom, left, right),
+    #   "references": list[Image] (reference_to_image, background_scene: images whose content/style to use),
+    #   "reference_weight": float 0..1 (how strongly the references steer),
+    #   "control": Image (sketch_to_image, background_scene: an RGB line map, white lines on black, at
+    #              the input's size), "is_sketch": bool (sketch_to_image: the input already is a line drawing),
+    #   "background": Image (relight: the background to keep and match), "light": str (relight direction)
     params: dict[str, Any] = field(default_factory=dict)
 
     @property

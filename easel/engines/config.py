@@ -54,7 +54,13 @@ class BackendConfig(BaseModel):
     cache_threshold: float = Field(0.12, gt=0.0, le=1.0)
     # classical backends: the Real-ESRGAN model name (upscale)
     model: str | None = None
-    # a second weights file some backends take (e.g. a ControlNet, IC-Light offsets)
+    # second weights some backends take, each a local path or a hub id like `weights`:
+    controlnet: str | None = None  # sdxl-controlnet / qwen-image-controlnet: the ControlNet folder
+    ip_adapter: str | None = None  # sdxl-ip-adapter: the IP-Adapter weights (folder or .safetensors)
+    image_encoder: str | None = None  # sdxl-ip-adapter: the CLIP vision encoder folder
+    fc: str | None = None  # ic-light: iclight_sd15_fc.safetensors (the prompt makes the background)
+    fbc: str | None = None  # ic-light: iclight_sd15_fbc.safetensors (a given background is kept)
+    # backend-specific settings that have no field of their own
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("device")

@@ -36,8 +36,12 @@ from easel.errors import EngineUnavailable, InvalidParameter
 if TYPE_CHECKING:
     from easel.engines.config import BackendConfig
 
-EDIT_TASKS = frozenset({EngineTask.INSTRUCT_EDIT, EngineTask.STYLIZE})
-FILL_TASKS = frozenset({EngineTask.FILL, EngineTask.ERASE, EngineTask.OUTPAINT})
+# portrait_style is an instruction edit with a prompt recipe per style (catalog/style_repaint.py)
+EDIT_TASKS = frozenset({EngineTask.INSTRUCT_EDIT, EngineTask.STYLIZE, EngineTask.PORTRAIT_STYLE})
+# background_scene is a fill of everything outside the subject's alpha (catalog/background_generation.py)
+FILL_TASKS = frozenset({EngineTask.FILL, EngineTask.ERASE, EngineTask.OUTPAINT, EngineTask.BACKGROUND_SCENE})
+# tasks whose request carries the mask the pipeline repaints
+MASK_TASKS = frozenset({EngineTask.FILL, EngineTask.ERASE, EngineTask.BACKGROUND_SCENE})
 MASKED_TASKS = FILL_TASKS
 
 ERASE_PROMPT = "empty background, seamless continuation of the surrounding scene"
@@ -275,7 +279,7 @@ class DiffusionBackend(Backend):
     def refuses(self, task: EngineTask, request: EngineRequest) -> str | None:
         if task not in self.tasks:
             return f"{self.name} does not do {task.value}."
-        if task in (EngineTask.FILL, EngineTask.ERASE) and request.mask is None:
+        if task in MASK_TASKS and request.mask is None:
             return f"{self.name}: {task.value} needs a mask."
         if task == EngineTask.OUTPAINT and len(request.params.get("scales") or ()) != 4:
             return f"{self.name}: outpaint needs scales (top, bottom, left, right)."
@@ -317,7 +321,7 @@ class DiffusionBackend(Backend):
                 raise InvalidParameter("outpaint needs params['scales'] = (top, bottom, left, right).")
             canvas, keep = outpaint_canvas(image, tuple(scales))
             return canvas, self._outpaint_mask(keep), keep
-        if task in (EngineTask.FILL, EngineTask.ERASE):
+        if task in MASK_TASKS:
             mask = request.mask
             if mask is None or mask.shape != (image.height, image.width):
                 raise InvalidParameter(f"{task.value} needs a mask of the image's size {image.height}x{image.width}.")
