@@ -168,6 +168,10 @@ class DiffusionBackend(Backend):
     batchable: ClassVar[bool] = False  # per-sample lists of images + prompts really batch
     no_cache_reason: ClassVar[str | None] = None  # why cache = "first-block" cannot work here, if it cannot
     min_side: ClassVar[int] = 0
+    # whether run() honours request.params["control"] (a line map) and params["references"] (images to
+    # follow); a request carrying one to a backend that would ignore it is refused, never served without it
+    accepts_control: ClassVar[bool] = False
+    accepts_references: ClassVar[bool] = False
     # where pulled hub ids live ($EASEL_HOME/models), for callers that construct backends with config alone
     default_models_dir: ClassVar[Path | None] = None
 
@@ -283,6 +287,10 @@ class DiffusionBackend(Backend):
             return f"{self.name}: {task.value} needs a mask."
         if task == EngineTask.OUTPAINT and len(request.params.get("scales") or ()) != 4:
             return f"{self.name}: outpaint needs scales (top, bottom, left, right)."
+        if request.params.get("control") is not None and not self.accepts_control:
+            return f"{self.name} cannot follow a line map (control image); a ControlNet backend can."
+        if request.params.get("references") and not self.accepts_references:
+            return f"{self.name} cannot follow reference images."
         return None
 
     # --- one request -----------------------------------------------------------------------------------------
