@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_contract
 from easel.catalog.capabilities import engine_gap, engine_status, is_removal_prompt
 from easel.catalog.masks import edit_area
+from easel.engines import framing
 from easel.engines.base import EngineRequest, EngineTask
 from easel.engines.manager import Engines
 from easel.engines.watermark import add_ai_mark
@@ -78,6 +79,8 @@ class XPaintingParameters(BaseModel):
 
 class WanxXPainting(CatalogModel):
     name = "wanx-x-painting"
+    input_model = XPaintingInput
+    parameters_model = XPaintingParameters
     # The SDK sends this model to text2image unless the caller passes task="image2image" (PROTOCOL §3.1).
     routes = frozenset({"image2image/image-synthesis", "text2image/image-synthesis"})
     summary = "通义万相 局部重绘: repaint the masked area from a prompt"
@@ -118,9 +121,12 @@ class WanxXPainting(CatalogModel):
         if task == EngineTask.ERASE and params.style != "<auto>":
             images = [_restyle(image, params.style, (params.seed or 0) + i, ctx) for i, image in enumerate(images)]
         width, height = (int(v) for v in params.size.split("*"))
+        # when the output's aspect crops the picture, the heads stay inside, then as much of the edited area
+        keep = [*framing.head_boxes(base), framing.mask_box(area)] if (width, height) != base.size else []
+        keep = [box for box in keep if box is not None]
         results = []
         for index, image in enumerate(images):
-            framed = frame(image, (width, height))
+            framed = framing.cover_crop(image, (width, height), keep)
             results.append(ctx.save_image(add_ai_mark(framed) if params.watermark else framed, index))
         return Outcome(results=results)
 
@@ -140,13 +146,3 @@ def _restyle(image: Image.Image, style: str, seed: int, ctx: RunContext) -> Imag
     request = EngineRequest(image=image, prompt=f"转换成{STYLE_WORDS[style]}风格", strength=0.8, seed=seed)
     return ctx.run_engine(EngineTask.STYLIZE, request)[0]
 
-
-def frame(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Cover-fit to the requested output size: scale to fill, centre-crop the overflow."""
-    if image.size == size:
-        return image
-    scale = max(size[0] / image.width, size[1] / image.height)
-    scaled = image.resize((max(size[0], round(image.width * scale)), max(size[1], round(image.height * scale))),
-                          Image.Resampling.LANCZOS)
-    left, top = (scaled.width - size[0]) // 2, (scaled.height - size[1]) // 2
-    return scaled.crop((left, top, left + size[0], top + size[1]))

@@ -217,3 +217,21 @@ def test_learned_inpainter_slot(tmp_path, use_server, image_host: ImageHost) -> 
     assert_outside_unchanged(base, out, area)
     assert broken.output.task_status == "FAILED" and broken.output.code == "EngineUnavailable"
     assert "EASEL_INPAINT_ONNX" in broken.output.message
+
+
+def test_x_painting_default_size_keeps_the_head(sdk: EaselServer, image_host: ImageHost) -> None:
+    """A 512x600 portrait (held out: matplotlib's grace_hopper) into the default 1024*1024: the crop takes the
+    overflow below the head, not from the top of the cap."""
+    import matplotlib.cbook
+
+    base = Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB")
+    rsp = ImageSynthesis.call(model=PAINT, task="image2image", prompt="去掉徽章",
+                              base_image_url=image_host.put_image("gh.png", base),
+                              mask_image_url=image_host.put_image("gh-mask.png",
+                                                                  square_mask(base.size, (330, 380, 400, 450))))
+    assert rsp.output.task_status == "SUCCEEDED", rsp.output
+    result = rgb(download(rsp.output.results[0].url))
+    assert result.shape[:2] == (1024, 1024)
+    scaled = rgb(base.resize((1024, 1200), Image.Resampling.LANCZOS))
+    # the top rows of the result are the picture's own top rows: nothing above the cap was cut
+    assert np.abs(result[:40] - scaled[:40]).mean() < 3
