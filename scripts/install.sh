@@ -6,12 +6,14 @@ venv=${1:-.venv}
 extras=${2:-}
 cd "$(dirname "$0")/.."
 
-# Fonts for watermarks and title layout (Noto CJK, OFL). Best effort: without root or apt the
-# server still runs and reports the missing font where it is needed.
-if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || \
-   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1)) || \
-   echo "warning: could not install fonts-noto-cjk" >&2
+# Fonts for watermarks and title layout (Noto CJK, OFL; Symbola for the emoji and symbols Noto CJK
+# lacks). Best effort: without root or apt the server still runs and reports the missing font where
+# it is needed.
+if ! { fc-list 2>/dev/null | grep -qi "Noto Sans CJK" && fc-list 2>/dev/null | grep -qi "Symbola"; } \
+   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get install -y -qq fonts-noto-cjk fonts-symbola >/dev/null 2>&1 || \
+   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-noto-cjk fonts-symbola >/dev/null 2>&1)) || \
+   echo "warning: could not install fonts-noto-cjk fonts-symbola" >&2
 fi
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

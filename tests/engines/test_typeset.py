@@ -233,3 +233,50 @@ def test_blank_canvas_sizes_do_not_break_layout() -> None:
             if layer["type"] == "text":
                 assert layer["left"] >= 0 and layer["left"] + layer["width"] <= width
                 assert layer["top"] >= 0 and layer["top"] + layer["height"] <= height
+
+
+def test_emoji_and_symbols_come_from_a_fallback_face() -> None:
+    """Noto CJK has no 🎉: they are drawn from the symbol fallback glyph by glyph, not as tofu boxes."""
+    from PIL import Image, ImageDraw
+
+    from easel.engines.typeset.fonts import SANS, load_font, text_runs
+
+    runs = text_runs("新品🎉上市", SANS, "Bold", 64)
+    assert [run for run, _ in runs] == ["新品", "🎉", "上市"]
+    assert "Noto" in runs[0][1].getname()[0] and "Noto" not in runs[1][1].getname()[0]
+    assert [run for run, _ in text_runs("❤️\u200d", SANS, "Bold", 64)] == ["❤"]  # selectors draw nothing
+
+    def ink(text: str, font) -> np.ndarray:
+        image = Image.new("L", (200, 120), 0)
+        ImageDraw.Draw(image).text((10, 90), text, font=font, anchor="ls", fill=255)
+        return np.asarray(image)
+
+    tofu = ink("🎉", load_font(SANS, "Bold", 64))
+    style = TextStyle(SANS, "Bold", 64)
+    drawn = render_layers(np.zeros((160, 400, 3), np.uint8), [{
+        "type": "text", "content": "新🎉", "font_family": SANS, "font_size": 64, "font_weight": "Bold",
+        "font_color": "#ffffff", "top": 40, "left": 20, "width": measure_text("新🎉", style)[0],
+        "height": measure_text("新🎉", style)[1], "alignment": "left", "direction": "horizontal"}])
+    glyph = ink("🎉", runs[1][1])
+    assert (glyph > 0).sum() > 2 * (tofu > 0).sum() or not np.array_equal(glyph > 0, tofu > 0)
+    assert drawn.max() > 0 and measure_text("新🎉", style)[0] > measure_text("新", style)[0] * 1.6
+
+
+def test_title_plates_keep_a_margin_from_the_frame(subject) -> None:
+    """A plate (text_mask narrower than the frame) keeps 5 % of the short side from every edge."""
+    plates = 0
+    sizes, titles = ((384, 384), (640, 360), (360, 640)), ("八个字的长标题呀", "新品")
+    cases = [(size, title, sample) for size in sizes for title in titles for sample in range(3)]
+    for size, title, sample in cases:
+        image = cv2.resize(data.chelsea(), size)  # a busy ground: titles get plates
+        alpha = cv2.resize(subject[..., 3], size)
+        sub_title = "副标题" if sample else None
+        for layer in layout_title(image, alpha, title, sub_title, seed=5, sample_idx=sample).layers:
+            if layer["type"] != "text_mask" or layer["width"] >= size[0]:
+                continue  # a full-width band starts at the edge by design
+            plates += 1
+            margin = round(0.05 * min(size)) - 1
+            assert layer["left"] >= margin and layer["top"] >= margin, (size, layer)
+            assert layer["left"] + layer["width"] <= size[0] - margin, (size, layer)
+            assert layer["top"] + layer["height"] <= size[1] - margin, (size, layer)
+    assert plates, "the cases must produce plates for this test to mean anything"

@@ -2,6 +2,10 @@
 
 Files are found by name in the usual font folders; the face inside each .ttc collection is found
 by its family name, so the Simplified Chinese face is used whatever its index in the file.
+
+Noto CJK has no emoji and few symbols: a title with 🎉 or ★ would show a tofu box. Characters the main
+face lacks are drawn glyph by glyph from fallback faces (Debian `fonts-symbola`: monochrome outlines of
+the Unicode emoji and symbols, which the text masks need; then DejaVu Sans), chosen by each face's cmap.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
 SANS = "Noto Sans CJK SC"
@@ -28,6 +33,10 @@ _FAMILY_FILES: dict[str, dict[str, str]] = {
     SANS: {"Regular": "NotoSansCJK-Regular.ttc", "Bold": "NotoSansCJK-Bold.ttc"},
     SERIF: {"Regular": "NotoSerifCJK-Regular.ttc", "Bold": "NotoSerifCJK-Bold.ttc"},
 }
+# tried in order for characters the main face has no glyph for
+FALLBACK_FILES: tuple[str, ...] = ("Symbola_hint.ttf", "Symbola.ttf", "DejaVuSans.ttf")
+# emoji presentation selectors and joiners: a monochrome face draws the base character, these draw tofu
+INVISIBLE = frozenset({"\ufe0e", "\ufe0f", "\u200d"})
 _BOLD_WORDS = ("bold", "heavy", "black", "medium", "semibold", "demibold")
 _MAX_FACES = 16
 _lock = threading.Lock()
@@ -92,3 +101,44 @@ def _face_index(path: str, family: str) -> int | None:
             if name == family:
                 return index
     return None
+
+
+def text_runs(text: str, family: str, weight: str, size: int) -> list[tuple[str, ImageFont.FreeTypeFont]]:
+    """`text` split into runs, each with the face that has its glyphs: the main face where it can, a
+    fallback face for what it lacks (the main face when none has it)."""
+    main_face = _find_face(resolve_family(family), weight_name(weight))
+    if main_face is None:
+        raise FontMissingError(f"font file for {family} {weight} not found")
+    faces = [main_face, *_fallback_faces()]
+    runs: list[tuple[str, tuple[str, int]]] = []
+    for char in text:
+        if char in INVISIBLE:
+            continue
+        face = next((f for f in faces if ord(char) in _cmap(*f)), main_face) if not char.isspace() else None
+        if runs and (face is None or runs[-1][1] == face):
+            runs[-1] = (runs[-1][0] + char, runs[-1][1])
+        else:
+            runs.append((char, face or main_face))
+    return [(run, ImageFont.truetype(path, size=max(1, int(size)), index=index)) for run, (path, index) in runs]
+
+
+@lru_cache(maxsize=1)
+def _fallback_faces() -> tuple[tuple[str, int], ...]:
+    found = []
+    for name in FALLBACK_FILES:
+        for folder in FONT_DIRS:
+            matches = sorted(Path(folder).rglob(name)) if Path(folder).is_dir() else []
+            if matches:
+                found.append((str(matches[0]), 0))
+                break
+    return tuple(found)
+
+
+@lru_cache(maxsize=16)
+def _cmap(path: str, index: int) -> frozenset[int]:
+    with _lock:
+        font = TTFont(path, fontNumber=index, lazy=True)
+        try:
+            return frozenset(font.getBestCmap() or {})
+        finally:
+            font.close()

@@ -38,6 +38,8 @@ _ANCHOR_PRIOR = {
 }
 _VERTICAL_PRIOR = 0.15
 _BAND_OPACITY = 0.85
+# a plate's reach beyond the glyph box, in units of the font size (x, y)
+PLATE_PAD = (0.35, 0.2)
 _LABEL_OPACITY = 0.92
 
 
@@ -197,7 +199,10 @@ def _placements(width: int, height: int, title: str, sub_title: str | None, dire
     if direction == "vertical":
         pad = (pad[1], pad[0])
     gap = round(0.3 * title_size)
-    margin = round(0.05 * min(width, height))
+    # the frame margin is kept by the title's plate too (it reaches PLATE_PAD beyond the glyphs), so a
+    # plated title never sits a few pixels from the edge
+    frame_margin = round(0.05 * min(width, height))
+    margin = (frame_margin + round(PLATE_PAD[0] * title_size), frame_margin + round(PLATE_PAD[1] * title_size))
     blocks = []
     for vertical_anchor in ("top", "middle", "bottom"):
         for horizontal_anchor in ("left", "center", "right"):
@@ -211,9 +216,9 @@ def _placements(width: int, height: int, title: str, sub_title: str | None, dire
 
 
 def _arrange(direction: Direction, anchor: tuple[str, str], title: tuple[int, int], sub: tuple[int, int] | None,
-             pad: tuple[int, int], gap: int, margin: int, frame: tuple[int, int], scale: float,
+             pad: tuple[int, int], gap: int, margin: tuple[int, int], frame: tuple[int, int], scale: float,
              sizes: tuple[int, int]) -> _Block | None:
-    (title_w, title_h), (width, height) = title, frame
+    (title_w, title_h), (width, height), (margin_x, margin_y) = title, frame, margin
     label = (sub[0] + 2 * pad[0], sub[1] + 2 * pad[1]) if sub else (0, 0)
     if direction == "horizontal":
         block_w = max(title_w, label[0])
@@ -221,10 +226,10 @@ def _arrange(direction: Direction, anchor: tuple[str, str], title: tuple[int, in
     else:
         block_w = title_w + (gap + label[0] if sub else 0)
         block_h = max(title_h, label[1])
-    if block_w > width - 2 * margin or block_h > height - 2 * margin:
+    if block_w > width - 2 * margin_x or block_h > height - 2 * margin_y:
         return None
-    x = {"left": margin, "center": (width - block_w) // 2, "right": width - margin - block_w}[anchor[1]]
-    y = {"top": margin, "middle": (height - block_h) // 2, "bottom": height - margin - block_h}[anchor[0]]
+    x = {"left": margin_x, "center": (width - block_w) // 2, "right": width - margin_x - block_w}[anchor[1]]
+    y = {"top": margin_y, "middle": (height - block_h) // 2, "bottom": height - margin_y - block_h}[anchor[0]]
     if direction == "horizontal":
         title_box = (_align(x, block_w, title_w, anchor[1]), y, title_w, title_h)
         label_box = (_align(x, block_w, label[0], anchor[1]), y + title_h + gap, *label) if sub else None
@@ -348,7 +353,7 @@ def _label_layer(box: Box, size: int, colour: RGB, opacity: float, pill: bool = 
                  padded: bool = False) -> dict:
     left, top, width, height = box
     if padded:
-        pad_x, pad_y = round(0.35 * size), round(0.2 * size)
+        pad_x, pad_y = round(PLATE_PAD[0] * size), round(PLATE_PAD[1] * size)
         left, top, width, height = left - pad_x, top - pad_y, width + 2 * pad_x, height + 2 * pad_y
     radius = height // 2 if pill else max(2, round(0.18 * min(width, height)))
     gradient = {"type": "linear", "gradient_units": "pixels", "coords": {"x1": 0, "y1": 0, "x2": 0, "y2": height},

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from easel.engines.compose.colour import parse_hex_colour
-from easel.engines.typeset.fonts import load_font
+from easel.engines.typeset.fonts import load_font, text_runs
 
 _SHADOW = re.compile(r"^\s*(-?\d+(?:\.\d+)?)px\s+(-?\d+(?:\.\d+)?)px\s+(#[0-9a-fA-F]{3,8})\s*$")
 _STROKE = re.compile(r"^\s*(\d+(?:\.\d+)?)px\s+(#[0-9a-fA-F]{3,8})\s*$")
@@ -53,17 +53,19 @@ def measure_text(text: str, style: TextStyle) -> tuple[int, int]:
 
 def glyph_masks(text: str, style: TextStyle) -> GlyphMasks:
     font = load_font(style.family, style.weight, style.size)
+    runs = text_runs(text, style.family, style.weight, style.size)
     size = style.size
     pad = size // 2 + style.stroke_px + 4
     advance = size * style.line_height
     if style.direction == "vertical":
-        canvas = (int(size * 1.6) + 2 * pad, int(len(text) * advance + size) + 2 * pad)
+        canvas = (int(size * 1.6) + 2 * pad, int(sum(len(run) for run, _ in runs) * advance + size) + 2 * pad)
     else:
-        canvas = (int(font.getlength(text)) + 2 * pad + int(_ITALIC_SLANT * size), int(size * 1.6) + 2 * pad)
-    fill = _draw(text, font, style, canvas, pad, stroke=0)
-    stroke = _draw(text, font, style, canvas, pad, stroke=style.stroke_px) if style.stroke_px > 0 else None
+        length = sum(run_font.getlength(run) for run, run_font in runs)
+        canvas = (int(length) + 2 * pad + int(_ITALIC_SLANT * size), int(size * 1.6) + 2 * pad)
+    baseline = pad + font.getmetrics()[0]
+    fill = _draw(runs, baseline, style, canvas, pad, stroke=0)
+    stroke = _draw(runs, baseline, style, canvas, pad, stroke=style.stroke_px) if style.stroke_px > 0 else None
     if style.italic:
-        baseline = pad + font.getmetrics()[0]
         fill = _slant(fill, baseline)
         stroke = _slant(stroke, baseline) if stroke is not None else None
     if style.direction != "vertical":
@@ -79,18 +81,23 @@ def _as_unit(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
-def _draw(
-    text: str, font: ImageFont.FreeTypeFont, style: TextStyle, canvas: tuple[int, int], pad: int, stroke: int
-) -> Image.Image:
+def _draw(runs: list[tuple[str, ImageFont.FreeTypeFont]], baseline: int, style: TextStyle, canvas: tuple[int, int],
+          pad: int, stroke: int) -> Image.Image:
+    """The runs' glyphs, each from its own face, on the main face's baseline (faces differ in ascent)."""
     image = Image.new("L", canvas, 0)
     draw = ImageDraw.Draw(image)
     if style.direction == "vertical":
-        for i, char in enumerate(text):
+        ascent = baseline - pad
+        chars = [(char, font) for run, font in runs for char in run]
+        for i, (char, font) in enumerate(chars):
             x = pad + (style.size - font.getlength(char)) / 2
-            y = pad + i * style.size * style.line_height
-            draw.text((x, y), char, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+            y = pad + i * style.size * style.line_height + ascent
+            draw.text((x, y), char, font=font, anchor="ls", fill=255, stroke_width=stroke, stroke_fill=255)
     else:
-        draw.text((pad, pad), text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+        x = float(pad)
+        for run, font in runs:
+            draw.text((x, baseline), run, font=font, anchor="ls", fill=255, stroke_width=stroke, stroke_fill=255)
+            x += font.getlength(run)
     return image
 
 
