@@ -119,6 +119,17 @@ def test_stylization_all(sdk: EaselServer, image_host: ImageHost) -> None:
     assert np.abs(rgb(untouched) - rgb(base)).mean() < 3
 
 
+def test_stylization_says_which_style_it_applied(sdk: EaselServer, image_host: ImageHost) -> None:
+    url = image_host.put_image("style-note.png", photo((512, 512), "chelsea"))
+    unknown = ImageSynthesis.call(model=EDIT, function="stylization_all", prompt="转换成乐高积木风格",
+                                  base_image_url=url)
+    assert unknown.output.task_status == "SUCCEEDED", unknown.output
+    (note,) = [n for n in unknown.output.notes if "乐高积木" in n]
+    assert "法国绘本" in note and "default" in note and "[stylize]" in note
+    known = ImageSynthesis.call(model=EDIT, function="stylization_all", prompt="转换成金箔艺术风格", base_image_url=url)
+    assert any(n.startswith("Style applied: 金箔艺术") for n in known.output.notes), known.output.notes
+
+
 @pytest.mark.parametrize(
     "function", ["stylization_local", "description_edit", "doodle", "control_cartoon_feature", "colorization"]
 )

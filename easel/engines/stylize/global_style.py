@@ -31,6 +31,8 @@ NEURAL_MIN_SIDE = 32
 _GOLD_STOPS = np.array([0.0, 0.35, 0.7, 1.0], np.float32)
 _GOLD_COLOURS = np.array([[25, 16, 6], [120, 80, 20], [215, 170, 60], [255, 240, 170]], np.float32)
 _GOLD = np.array([212, 166, 52], np.float32)
+# how much the emboss and the network's engraving move the gilded tone
+_GOLD_RELIEF, _GOLD_ENGRAVING = 0.12, 0.25
 
 
 def stylize_all(
@@ -130,18 +132,36 @@ _gold_style_picture = Lazy(lambda: gold_leaf_sheet(512, np.random.default_rng(3)
 
 
 def gold_leaf(rgb: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """金箔艺术: engraved by the style network after a gold-leaf picture, mapped onto a gold gradient
-    (deep brown shadows to pale gold highlights) and laid with leaf sheets."""
-    engraved = stylize_with_image(rgb, _gold_style_picture.get())
-    grey = cv2.cvtColor(engraved, cv2.COLOR_RGB2GRAY)
+    """金箔艺术: the photo's own tones gilded (deep brown shadows to pale gold highlights), embossed along its
+    shapes, with the style network's gold-leaf engraving as fine detail only and leaf sheets laid over it.
+
+    The tones come from the photo, not from the network: fed a gold-leaf picture, the network replaces
+    everything with its square maze, and at strength 1 a flower was no longer a flower."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    h, w = grey.shape
+    luma = grey.astype(np.float32) / 255
     # Half histogram-equalised so that dark and bright photos both use the whole gold range.
-    tone = 0.6 * cv2.equalizeHist(grey).astype(np.float32) / 255 + 0.4 * grey.astype(np.float32) / 255
+    tone = 0.6 * cv2.equalizeHist(grey).astype(np.float32) / 255 + 0.4 * luma
+    tone = np.clip(tone + _GOLD_RELIEF * _relief(luma) + _GOLD_ENGRAVING * _engraving(rgb), 0.0, 1.0)
     gilded = np.stack([np.interp(tone, _GOLD_STOPS, _GOLD_COLOURS[:, c]) for c in range(3)], axis=-1)
-    h, w = rgb.shape[:2]
     leaf = gold_leaf_sheet(max(h, w), np.random.default_rng(seed), ornaments=False)[:h, :w]
     leaf_grey = cv2.cvtColor(leaf, cv2.COLOR_RGB2GRAY).astype(np.float32)
     texture = leaf_grey / max(float(leaf_grey.mean()), 1.0)
-    return np.clip(gilded * (0.8 + 0.2 * texture)[..., None], 0, 255).astype(np.uint8)
+    return np.clip(gilded * (0.9 + 0.1 * texture)[..., None], 0, 255).astype(np.uint8)
+
+
+def _relief(luma: np.ndarray) -> np.ndarray:
+    """-1..1: the photo's shapes lit from the top left, as a hammered metal surface shows them."""
+    soft = cv2.GaussianBlur(luma, (0, 0), max(1.0, min(luma.shape) / 400))
+    slope = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3) + cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
+    return np.clip(-slope / (float(np.percentile(np.abs(slope), 99)) + 1e-6), -1.0, 1.0)
+
+
+def _engraving(rgb: np.ndarray) -> np.ndarray:
+    """The network's gold-leaf strokes as a high-pass detail layer (about -0.5..0.5)."""
+    engraved = cv2.cvtColor(stylize_with_image(rgb, _gold_style_picture.get()), cv2.COLOR_RGB2GRAY)
+    detail = engraved.astype(np.float32) / 255
+    return detail - cv2.GaussianBlur(detail, (0, 0), 3)
 
 
 # --- classical filters ---------------------------------------------------------------------------
