@@ -20,6 +20,9 @@ GUIDANCE_RANGE = (1.0, 20.0)
 STEPS_RANGE = (15, 50)
 _WORK_BASE = 256  # working side (px) at 0 steps; each step adds _WORK_PER_STEP
 _WORK_PER_STEP = 8
+_PERCEIVED = 1.0 / 2.2
+_FALLOFF = 0.45
+_MAX_GAIN = 6.0  # as shading's cap: deep shadows must not be amplified into noise
 
 
 @dataclass
@@ -71,6 +74,8 @@ def relight(
     old = old_shading(work.log_lum, shape.normals, work.mask)
     reference = frontal_reference(shape.normals, plan)
     ratio = shading_ratio(new, old, reference, work.mask, exposure=plan.exposure, strength=strength)
+    ratio *= light_falloff(work.mask, plan)[..., None]
+    ratio = keep_exposure(ratio, work.log_lum, work.mask, plan.exposure)
     subject = work.to_full(_extend_outward(ratio, work.mask))
     subject *= linear
 
@@ -113,6 +118,44 @@ class _Work:
 
     def to_full(self, values: np.ndarray) -> np.ndarray:
         return cv2.resize(values, self.full_size, interpolation=cv2.INTER_LINEAR)
+
+
+def light_falloff(mask: np.ndarray, plan: LightPlan) -> np.ndarray:
+    """A gain ramp across the subject toward the key light's side (1 +- FALLOFF at its two ends): the side a
+    light comes from is brighter however well the shape was guessed. The estimated shape alone left a top
+    light with the upper half darker than the lower (hair and a cap shade the face in the height field)."""
+    keys = [light for light in plan.lights if light.role == "key" and light.direction[2] > -0.2]
+    ys, xs = np.nonzero(mask)
+    if not keys or xs.size == 0:
+        return np.ones(mask.shape, np.float32)
+    lx, ly, _ = keys[0].direction
+    planar = math.hypot(lx, ly)
+    if planar < 0.1:  # a light from the camera's side has no side to brighten
+        return np.ones(mask.shape, np.float32)
+    rows, cols = np.mgrid[0:mask.shape[0], 0:mask.shape[1]].astype(np.float32)
+    # position along the light's direction across the subject's box, -1 (far side) .. 1 (lit side); rows grow down
+    cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+    half = max(float(xs.max() - xs.min()), float(ys.max() - ys.min()), 1.0) / 2
+    along = ((cols - cx) * lx - (rows - cy) * ly) / (planar * half)
+    return (1.0 + _FALLOFF * min(1.0, planar) * np.clip(along, -1.0, 1.0)).astype(np.float32)
+
+
+def keep_exposure(ratio: np.ndarray, log_lum: np.ndarray, mask: np.ndarray, exposure: float) -> np.ndarray:
+    """The gain rescaled so that the relit subject's mean perceived brightness is the photo's times the plan's
+    exposure: a named light moves brightness from the far side to the lit side, it does not darken the
+    picture (measured before this: every prompt made the subject 10-50 % darker). Perceived = luminance
+    to the 1/2.2, the way a viewer (and an sRGB histogram) sees it."""
+    inside = mask > 0
+    if not inside.any():
+        return ratio
+    old = np.exp(log_lum[inside]).astype(np.float32)
+    gain = luminance(ratio)[inside]
+    before = float(np.mean(old ** _PERCEIVED))
+    after = float(np.mean((gain * old) ** _PERCEIVED))
+    if after <= 1e-6:
+        return ratio
+    scale = (exposure ** _PERCEIVED * before / after) ** (1.0 / _PERCEIVED)
+    return np.clip(ratio * scale, 1e-3, _MAX_GAIN).astype(np.float32)
 
 
 def _check_inputs(rgb: np.ndarray, guidance_scale: float, steps: int) -> None:
