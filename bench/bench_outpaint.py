@@ -148,14 +148,16 @@ def sheet(rows: list[dict[str, object]]) -> None:
 # What the sheet showed when it was last looked at (bench/sheets/outpaint_sheet.png).
 SHEET_NOTES = (
     "**Sheet** (`bench/sheets/outpaint_sheet.png`: mirror | easel | true photo, the yellow frame is the crop)."
-    " Mirror padding repeats faces, eyes, patches and the cup upside down. Easel continues colours and adds"
-    " texture without copying objects: the cat's fur continues convincingly at x1.25 and becomes a soft"
-    " fur-coloured field with fine streaks at x1.5; the rocket's sky gradient continues cleanly but the towers"
-    " and launch lights are not invented, and the rocket body smears downward as a glowing streak; on the"
-    " coffee the saucer red and the wood grain continue, the saucer's round edge is not completed and the cup"
-    " rim smears upward as a white haze; the astronaut border is calm where the backdrop is but shows embossed,"
-    " relief-like strokes copied from outlines, and a dark smear right of the helmet. Plausible as a"
-    " background extension, not as invented content: nothing new (a head, a tower) is ever drawn."
+    " Mirror padding repeats faces, eyes, patches and the cup upside down. Easel draws colours and texture"
+    " from the crop's edge band only, less the objects that stand out there, so nothing is repeated: the"
+    " astronaut's face and the white shuttle are not continued (the backdrop grey is), the orange suit"
+    " spreads into the side and bottom borders as a smooth orange field with little texture, and the right"
+    " border shows a hard seam where the shuttle's white meets the dark lower right; the coffee's saucer red"
+    " and wood continue as soft stretched streaks, the cup rim leaves a faint pale haze upward; the cat's fur"
+    " continues convincingly at x1.25 and as a fur-coloured field with straight streaks at x1.5; the"
+    " rocket's sky continues cleanly, towers and lights are not invented. The embossed, relief-like strokes"
+    " the previous version copied from outlines are gone. Plausible as a background extension, never as"
+    " new content: nothing new (a head, a tower) is drawn."
 )
 
 

@@ -269,3 +269,57 @@ def test_default_inpainter_picks_by_configuration(tmp_path: Path) -> None:
     assert np.array_equal(out[~hole], img[~hole])
     with pytest.raises(ValueError):
         default_inpainter(str(tmp_path / "missing.onnx"))
+
+
+# --- texture on wide holes (issue 13: removals left a smooth blur patch) ---------------------------
+
+
+def _grain(h: int, w: int, seed: int) -> np.ndarray:
+    """Ground with fine, even grain (like grass or gravel): green, strong high-frequency detail."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0, 24, (h, w)).astype(np.float32), (0, 0), 0.8)
+    image = np.array([70, 120, 50], np.float32) + noise[..., None] * np.array([0.8, 1.0, 0.6], np.float32)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _detail(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 2))
+
+
+def _ring(hole: np.ndarray, width: int = 12) -> np.ndarray:
+    grown = cv2.dilate(hole.astype(np.uint8), np.ones((2 * width + 1, 2 * width + 1), np.uint8)) > 0
+    return grown & ~hole
+
+
+def test_a_wide_hole_on_texture_gets_the_surroundings_texture_not_a_smooth_patch() -> None:
+    ground = _grain(128, 160, seed=4)
+    scene = ground.copy()
+    scene[44:84, 60:110] = (120, 80, 40)  # a bench on the grass
+    hole = np.zeros(ground.shape[:2], bool)
+    hole[40:88, 56:114] = True
+    out = inpaint(scene, hole, seed=0)
+    ring = _ring(hole)
+    energy = float(_detail(out)[hole].mean() / _detail(out)[ring].mean())
+    assert 0.7 < energy < 1.4, energy  # a smooth fill scores about 0.1
+    # the ground's colour, none of the bench's
+    assert float(np.abs(out[hole].mean(axis=0) - ground[ring].mean(axis=0)).max()) < 12
+    assert np.array_equal(out, inpaint(scene, hole, seed=0))  # seeded: same seed, same fill
+
+
+@pytest.mark.parametrize("case", ["smooth ground", "thin strokes on texture"])
+def test_smooth_ground_and_thin_holes_keep_the_coherence_fill(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from easel.engines.inpaint import texture
+
+    if case == "smooth ground":
+        yy, xx = np.mgrid[0:128, 0:160].astype(np.float32)
+        noise = np.random.default_rng(0).normal(0, 1.0, (128, 160, 1))
+        image = np.clip(np.dstack([90 + 0.3 * xx, 140 + 0.2 * yy, 200 - 0.2 * xx]) + noise, 0, 255).astype(np.uint8)
+        hole = np.zeros((128, 160), bool)
+        hole[40:84, 50:94] = True
+    else:
+        image = _grain(128, 128, seed=5)
+        hole = _strokes(128, seed=6) > 0
+    textured = inpaint(image, hole, seed=0)
+    monkeypatch.setattr(texture, "wants_texture", lambda *args: False)
+    assert np.array_equal(textured, inpaint(image, hole, seed=0))

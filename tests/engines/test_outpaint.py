@@ -102,3 +102,87 @@ def test_large_canvases_are_filled_at_reduced_scale_and_keep_the_photo(
     assert out.shape == (2 * h, 2 * w, 3)
     assert np.array_equal(out[h // 2 : h // 2 + h, w // 2 : w // 2 + w], photo)
     assert float(out.std()) > 10
+
+
+# --- held-out flaws (issue 13): fades, copied objects, the scale note ------------------------------
+
+
+def _banner() -> np.ndarray:
+    """A 4:1 banner: sky over grass, fine grain everywhere, nothing near black or white."""
+    rng = np.random.default_rng(0)
+    h, w = 80, 320
+    image = np.zeros((h, w, 3), np.float32)
+    image[: h // 2] = (120, 160, 210)
+    image[h // 2 :] = (70, 120, 60)
+    image += cv2.GaussianBlur(rng.normal(0, 14, (h, w, 3)).astype(np.float32), (0, 0), 0.8)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _near(image: np.ndarray, colour: tuple[int, int, int], within: int = 60) -> np.ndarray:
+    return np.abs(image.astype(np.int32) - np.array(colour)).sum(axis=2) < within
+
+
+def test_a_banner_doubled_sideways_keeps_its_colours_out_to_the_canvas_edge() -> None:
+    banner = _banner()
+    out = expand(banner, 1.0, 1.0, 2.0, 2.0)
+    low = np.percentile(banner.reshape(-1, 3), 5, axis=0)
+    high = np.percentile(banner.reshape(-1, 3), 95, axis=0)
+    for outer in (out[:, :64], out[:, -64:]):  # the outer fifth of each new side
+        mean = outer.reshape(-1, 3).mean(axis=0)
+        assert np.all(mean >= low) and np.all(mean <= high), mean  # no fade to black or white
+        # and it continues what it touches: sky stays above, grass below
+        sky, grass = outer[:40].reshape(-1, 3).mean(axis=0), outer[40:].reshape(-1, 3).mean(axis=0)
+        assert sky[2] > sky[1] + 20 and grass[1] > grass[2] + 20, (sky, grass)
+
+
+def test_a_name_tag_at_the_edge_is_not_copied_into_the_border() -> None:
+    banner = _banner()
+    cv2.rectangle(banner, (4, 20), (83, 51), (245, 245, 240), -1)
+    cv2.rectangle(banner, (4, 20), (83, 51), (200, 30, 30), 2)
+    cv2.putText(banner, "NAME", (12, 43), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 2)
+    out = expand(banner, 1.0, 1.0, 2.0, 1.0)
+    border = out[:, :320]
+    tag_colours = _near(border, (245, 245, 240)) | _near(border, (200, 30, 30)) | _near(border, (20, 20, 20))
+    assert float(tag_colours.mean()) < 0.005
+    # No ghost either: the border beside the tag is no busier than beside the sky or the grass (a
+    # copied tag's letters and outline add detail there).
+    grey = cv2.cvtColor(border, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 2))[:, 160:]
+    beside_tag, elsewhere = detail[20:52].mean(), np.concatenate([detail[:16], detail[60:]]).mean()
+    assert beside_tag < 1.5 * elsewhere, (beside_tag, elsewhere)
+
+
+def test_a_flower_cut_by_the_frame_is_not_smeared_or_mirrored_into_the_border() -> None:
+    rng = np.random.default_rng(1)
+    field = np.full((160, 200, 3), (50, 100, 55), np.float32)
+    field += cv2.GaussianBlur(rng.normal(0, 10, field.shape).astype(np.float32), (0, 0), 1.0)
+    photo = np.clip(field, 0, 255).astype(np.uint8)
+    cv2.circle(photo, (100, 150), 30, (240, 150, 70), -1)  # an orange flower at the bottom edge
+    out = expand(photo, 1.0, 1.5, 1.0, 1.0)
+    border = out[160:]
+    assert float(_near(border, (240, 150, 70), 90).mean()) < 0.01
+    # and the border is the field's green, with grain
+    assert border[..., 1].mean() > border[..., 0].mean() + 30
+    detail = border.astype(np.float32) - cv2.GaussianBlur(border, (0, 0), 2).astype(np.float32)
+    assert float(np.abs(detail).mean()) > 1.0
+
+
+def test_expanding_beyond_the_credible_scale_says_so() -> None:
+    from PIL import Image
+
+    from easel.engines.base import EngineRequest, EngineTask, NullContext
+    from easel.engines.config import BackendConfig
+    from easel.engines.outpaint.backend import ClassicalOutpaintBackend
+
+    backend = ClassicalOutpaintBackend(BackendConfig(backend="classical-outpaint"))
+    image = Image.fromarray(_banner())
+    notes: list[list[str]] = []
+    for scales in ((1.0, 1.0, 2.0, 2.0), (1.5, 1.5, 1.25, 1.25)):
+        ctx = NullContext()
+        request = EngineRequest(image=image, params={"scales": scales}, n=1, seed=0)
+        [result] = backend.run(EngineTask.OUTPAINT, request, ctx)
+        assert result.size == (round(320 * (scales[2] + scales[3] - 1)), round(80 * (scales[0] + scales[1] - 1)))
+        notes.append(ctx.notes)
+    assert len(notes[0]) == 1 and "left, right" in notes[0][0] and "engines.toml" in notes[0][0]
+    assert notes[1] == []
+    assert "1.5x" in backend.describe()

@@ -3,8 +3,9 @@
 Scales follow DashScope's wanx2.1-imageedit: top=1.5 adds half the photo's height above it, so the
 new height is h * (top + bottom - 1); likewise for the width. The photo's pixels are kept exactly at
 their place. The border is a smooth structure layer (colours and edges continued outward, see
-structure.py) plus texture copied from the photo in overlapping windows (texture.py). Without a
-generative model nothing new is invented: the border continues what the photo's edges show.
+structure.py) plus texture copied from the photo in overlapping windows (texture.py), both drawn
+from the photo's edge band less its salient objects (band.py). Without a generative model nothing
+new is invented: the border continues what the photo's edges show, and no object is repeated.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from easel.engines.outpaint.band import band_width, edge_band, salient
 from easel.engines.outpaint.structure import structure
-from easel.engines.outpaint.texture import synthesize
+from easel.engines.outpaint.texture import block_size, synthesize
 
 MIN_SCALE = 1.0
 MAX_SCALE = 2.0
+# Up to this scale per side the border is mostly the photo's own edge band continued; beyond it the
+# far part is a stretched, calmed average of that band, which reads as filler rather than scene.
+CREDIBLE_SCALE = 1.5
 # Canvases with a longer side above this are filled at a reduced scale (then enlarged), which keeps
 # memory (about a dozen float32 canvas-sized arrays at the peak) and time bounded for large photos
 # doubled on every side.
@@ -44,6 +49,21 @@ def border_sizes(
     pad_bottom = _half_up(height * (top + bottom - 1.0)) - height - pad_top
     pad_right = _half_up(width * (left + right - 1.0)) - width - pad_left
     return pad_top, max(0, pad_bottom), pad_left, max(0, pad_right)
+
+
+def scale_note(top: float, bottom: float, left: float, right: float) -> str | None:
+    """What to tell the user when a side is expanded beyond what the CPU fill does credibly, or None."""
+    wide = [
+        name for name, v in (("top", top), ("bottom", bottom), ("left", left), ("right", right)) if v > CREDIBLE_SCALE
+    ]
+    if not wide:
+        return None
+    return (
+        f"expand beyond {CREDIBLE_SCALE}x per side ({', '.join(wide)}) with the CPU engine: the far border only"
+        " continues the colours and texture of the photo's edge band, no new content is drawn; configure a"
+        ' fill backend in engines.toml (an [outpaint] or [fill] table, e.g. backend = "flux-fill") for a'
+        " credible scene"
+    )
 
 
 def _half_up(value: float) -> int:
@@ -85,10 +105,22 @@ def _fill(rgb: np.ndarray, pads: tuple[int, int, int, int], seed: int) -> np.nda
     known = np.zeros(canvas.shape[:2], np.uint8)
     known[pad_top : pad_top + h, pad_left : pad_left + w] = 1
     border_width = float(max(pads))
-    coarse = structure(canvas, known, border_width, min(h, w))
+    width = band_width(min(h, w), block_size(min(h, w)))
+    band = edge_band(known, width)
+    objects = salient(canvas, known, band, width, seed)
+    source = band & ~objects
+    coarse = structure(canvas, known, known.astype(bool) & ~objects, source, border_width, min(h, w))
     cell = max(2, round(min(h, w) / 128))
+    photo_source = source[pad_top : pad_top + h, pad_left : pad_left + w]
     detail = synthesize(
-        rgb, known, (pad_top, pad_left), coarse, _DETAIL_SIGMA_CELLS * cell, border_width, np.random.default_rng(seed)
+        rgb,
+        known,
+        (pad_top, pad_left),
+        coarse,
+        _DETAIL_SIGMA_CELLS * cell,
+        border_width,
+        np.random.default_rng(seed),
+        photo_source,
     )
     out = coarse + detail
     edge = cv2.copyMakeBorder(rgb, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE).astype(np.float32)
