@@ -73,11 +73,12 @@ class EngineRequest:
     image: Image.Image  # RGB
     prompt: str = ""
     negative_prompt: str = ""
-    # HxW bool, True where the image may change (FILL, ERASE; OUTPAINT builds its own)
+    # HxW bool, True where the image may change (FILL, ERASE; OUTPAINT builds its own; RELIGHT: True on the subject)
     mask: np.ndarray | None = None
     n: int = 1
     seed: int = 0
-    # (width, height) of the images to return; None = the input's size
+    # (width, height) of the images to return; None = the input's size (reference_to_image: the character's
+    # aspect in the backend's work area, since its output is a new picture, not an edit of the input)
     size: tuple[int, int] | None = None
     # how far the result may move from the input, 0..1 (seed 002 `strength`); None = backend default
     strength: float | None = None
@@ -89,7 +90,9 @@ class EngineRequest:
     #   "reference_weight": float 0..1 (how strongly the references steer),
     #   "control": Image (sketch_to_image, background_scene: an RGB line map, white lines on black, at
     #              the input's size), "is_sketch": bool (sketch_to_image: the input already is a line drawing),
-    #   "background": Image (relight: the background to keep and match), "light": str (relight direction)
+    #   "background": Image (relight: the background to keep and match), "light": str (relight direction),
+    #   "prompt_weight": float 0..1 (how hard the prompt pulls: 0.5 keeps the configured guidance),
+    #   "steps_scale": float (multiplies the configured steps, e.g. a higher-quality model_version)
     params: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -31,6 +31,10 @@ class EnginesConfigError(ValueError):
     """engines.toml cannot be used; the message names the file, the table and the problem."""
 
 
+# The BackendConfig fields that name weights (a local path or a hub id); `easel pull` fetches all of them.
+WEIGHT_FIELDS = ("weights", "controlnet", "ip_adapter", "image_encoder", "fc", "fbc")
+
+
 class BackendConfig(BaseModel):
     """One [task] table. Fields a backend does not use are ignored by it."""
 
@@ -48,6 +52,8 @@ class BackendConfig(BaseModel):
     # compatible requests queued together run as one batch of up to this many images
     max_batch: int = Field(1, ge=1, le=64)
     batch_wait_ms: int = Field(20, ge=0, le=5000)
+    # tasks of this engine task's lane one process runs at once (default: see easel/queue/lanes.py)
+    concurrency: int | None = Field(None, ge=1, le=64)
     offload: bool = False  # enable_model_cpu_offload: less GPU memory, slower
     compile: bool = False  # torch.compile the denoiser
     cache: Literal["first-block"] | None = None  # diffusers' first-block cache on the denoiser
@@ -160,8 +166,18 @@ def is_hub_id(weights: str) -> bool:
     return len(parts) == 2 and all(parts) and not Path(weights).exists()
 
 
+def hub_repo(ref: str) -> tuple[str, str] | None:
+    """("org/name", path inside the repo, "" for all of it) when `ref` names a hub repo or a file/folder in one
+    ("h94/IP-Adapter/sdxl_models/ip-adapter_sdxl.safetensors"); None for a path on this machine."""
+    parts = ref.split("/")
+    if len(parts) < 2 or not is_hub_id("/".join(parts[:2])) or Path(ref).exists():
+        return None
+    return "/".join(parts[:2]), "/".join(parts[2:])
+
+
 def weights_path(weights: str, models_dir: Path | None) -> Path:
-    """Where the weights a table names are on disk: the path itself, or a pulled hub id under models_dir."""
-    if is_hub_id(weights) and models_dir is not None:
+    """Where the weights a table names are on disk: the path itself, or (inside) a pulled hub repo under
+    models_dir."""
+    if hub_repo(weights) is not None and models_dir is not None:
         return models_dir / weights
     return Path(weights).expanduser()

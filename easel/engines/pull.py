@@ -1,6 +1,7 @@
 """`easel pull`: put the weights engines.toml names on disk before the first request needs them.
 
-Every hub id ("org/name") in a table's `weights`, or in a string value of its `extra`, is fetched with
+Every hub id ("org/name") in a table's `weights` (or its other weight fields: controlnet, ip_adapter,
+image_encoder, fc, fbc), or in a string value of its `extra`, is fetched with
 huggingface_hub into $EASEL_HOME/models/<org>/<name>, which is where `weights_path` looks. HF_ENDPOINT
 (a mirror) and HF_TOKEN (gated or private repos) work as they do for huggingface_hub itself. Local paths
 are only checked, never fetched. A finished pull leaves a small record (the commit and every file's size)
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from easel.engines.config import EnginesConfig, is_hub_id, weights_path
+from easel.engines.config import WEIGHT_FIELDS, BackendConfig, EnginesConfig, hub_repo, is_hub_id, weights_path
 
 # kept beside huggingface_hub's own .cache/huggingface so the model folder itself stays exactly the repo's files
 RECORD = Path(".cache") / "easel" / "pull.json"
@@ -36,10 +37,22 @@ class PullError(Exception):
 class Want:
     """One thing the deployment needs on disk: a hub id to fetch, or a local path to check."""
 
-    ref: str
+    ref: str  # the hub repo ("org/name") or the local path
     path: Path
     hub: bool
     uses: list[str] = field(default_factory=list)  # where it is named, e.g. "[instruct_edit] weights"
+    part: str = ""  # a file or folder inside the repo, when only that is needed
+
+    @property
+    def root(self) -> Path:
+        """Where the repo's files go (want.path is the part inside it)."""
+        return Path(str(self.path)[: -len(self.part) - 1]) if self.part else self.path
+
+    @property
+    def record(self) -> Path:
+        """The pull record: one per repo, or per part of a repo pulled by parts."""
+        name = "pull.json" if not self.part else f"pull-{self.part.replace('/', '--')}.json"
+        return self.root / RECORD.parent / name
 
 
 @dataclass
@@ -54,9 +67,12 @@ def wants_from_config(config: EnginesConfig) -> list[Want]:
     """What the engines config needs; one Want per distinct id or path, however many tables name it."""
     found: dict[str, Want] = {}
     for task, table in sorted(config.tables.items(), key=lambda item: item[0].value):
-        for key, ref, must_be_path in _table_refs(table.weights, table.extra):
-            if is_hub_id(ref):
-                want = found.setdefault(ref, Want(ref, weights_path(ref, config.models_dir), hub=True))
+        for key, ref, must_be_path in _table_refs(table):
+            repo = hub_repo(ref)
+            if repo is not None and (must_be_path or is_hub_id(ref)):
+                # a file or folder inside a repo pulls that part of the repo only
+                want = found.setdefault(ref, Want(repo[0], weights_path(ref, config.models_dir), hub=True,
+                                                  part=repo[1]))
             elif must_be_path or _looks_like_path(ref):
                 want = found.setdefault(ref, Want(ref, weights_path(ref, config.models_dir), hub=False))
             else:
@@ -65,11 +81,13 @@ def wants_from_config(config: EnginesConfig) -> list[Want]:
     return list(found.values())
 
 
-def _table_refs(weights: str | None, extra: dict[str, Any]) -> Iterable[tuple[str, str, bool]]:
-    """(key, value, is-certainly-a-path) for weights and every string in extra."""
-    if weights:
-        yield "weights", weights, True
-    for key, value in extra.items():
+def _table_refs(table: BackendConfig) -> Iterable[tuple[str, str, bool]]:
+    """(key, value, is-certainly-weights) for the weight fields and every string in extra."""
+    for key in WEIGHT_FIELDS:
+        value = getattr(table, key)
+        if value:
+            yield key, value, True
+    for key, value in table.extra.items():
         if isinstance(value, str) and value:
             yield f"extra.{key}", value, False
 
@@ -107,11 +125,11 @@ def _check_local(want: Want) -> Outcome:
 def pull_one(want: Want, revision: str | None = None, update: bool = False) -> Outcome:
     """Download one hub id into want.path unless a complete copy of that revision is already there."""
     wanted = revision or DEFAULT_REVISION
-    record = None if update else complete_record(want.path, wanted)
+    record = None if update else complete_record(want.root, wanted, want.record)
     if record is not None:
         return Outcome(want, "up to date", f"commit {record['commit'][:10]}", sum(record["files"].values()))
     try:
-        record = _download(want.ref, want.path, wanted)
+        record = _download(want, wanted)
     except PullError as exc:
         return Outcome(want, "failed", str(exc))
     except KeyboardInterrupt:
@@ -121,10 +139,10 @@ def pull_one(want: Want, revision: str | None = None, update: bool = False) -> O
     return Outcome(want, "pulled", f"commit {record['commit'][:10]}", sum(record["files"].values()))
 
 
-def complete_record(path: Path, revision: str) -> dict[str, Any] | None:
+def complete_record(path: Path, revision: str, record_file: Path | None = None) -> dict[str, Any] | None:
     """The pull record, when it is for this revision and every file it lists is on disk at its size."""
     try:
-        record = json.loads((path / RECORD).read_text())
+        record = json.loads((record_file or path / RECORD).read_text())
         files: dict[str, int] = record["files"]
         if revision not in (record["revision"], record["commit"]):
             return None
@@ -137,28 +155,33 @@ def complete_record(path: Path, revision: str) -> dict[str, Any] | None:
     return record
 
 
-def _download(repo_id: str, path: Path, revision: str) -> dict[str, Any]:
+def _download(want: Want, revision: str) -> dict[str, Any]:
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.hf_api import RepoFile
 
+    repo_id, path, part = want.ref, want.root, want.part
     api = HfApi()
     # resolve the branch to a commit first, so every file comes from the same commit and the record names it
     commit = api.model_info(repo_id, revision=revision).sha
     if not commit:
         raise PullError(f"the hub at {_endpoint()} did not say which commit {revision!r} is")
     tree = api.list_repo_tree(repo_id, recursive=True, revision=commit)
-    files = {f.path: int(f.size) for f in tree if isinstance(f, RepoFile)}
+    files = {f.path: int(f.size) for f in tree if isinstance(f, RepoFile)
+             if not part or f.path == part or f.path.startswith(part + "/")}
+    if part and not files:
+        raise PullError(f"{repo_id} has no {part!r} at {revision}")
     _check_space(path, files)
     size = _human(sum(files.values()))
     print(f"easel pull: {repo_id} @ {commit[:10]}: {_plural(len(files), 'file')}, {size} -> {path}",
           file=sys.stderr, flush=True)
-    snapshot_download(repo_id, revision=commit, local_dir=path)
+    snapshot_download(repo_id, revision=commit, local_dir=path,
+                      allow_patterns=[part, f"{part}/*"] if part else None)
     absent = [name for name in files if not (path / name).is_file()]
     if absent:
         raise PullError(f"{len(absent)} file(s) did not arrive (e.g. {absent[0]}); run easel pull again")
     record = {"repo_id": repo_id, "revision": revision, "commit": commit, "files": files}
-    (path / RECORD).parent.mkdir(parents=True, exist_ok=True)
-    (path / RECORD).write_text(json.dumps(record, indent=1))
+    want.record.parent.mkdir(parents=True, exist_ok=True)
+    want.record.write_text(json.dumps(record, indent=1))
     return record
 
 

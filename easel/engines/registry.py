@@ -14,6 +14,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "onnx-inpaint": ("easel.engines.inpaint.onnx_backend", "OnnxInpaintBackend"),
     "classical-outpaint": ("easel.engines.outpaint.backend", "ClassicalOutpaintBackend"),
     "neural-style": ("easel.engines.stylize.backend", "NeuralStyleBackend"),
+    "ddcolor-onnx": ("easel.engines.colorize.ddcolor_onnx", "DdcolorOnnx"),
     # diffusers pipelines on user-supplied weights
     "flux2-klein": ("easel.engines.diffusion.flux2_klein_edit", "Flux2KleinEdit"),
     "qwen-image-edit": ("easel.engines.diffusion.qwenimage_edit", "QwenImageEdit"),
@@ -22,6 +23,10 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "qwen-image-edit-inpaint": ("easel.engines.diffusion.qwenimage_edit_inpaint", "QwenImageEditInpaint"),
     "flux-fill": ("easel.engines.diffusion.flux_fill", "FluxFill"),
     "sdxl-inpaint": ("easel.engines.diffusion.sdxl_inpaint", "SdxlInpaint"),
+    "ic-light": ("easel.engines.diffusion.iclight", "IcLight"),
+    "sdxl-ip-adapter": ("easel.engines.diffusion.sdxl_ip_adapter", "SdxlIpAdapter"),
+    "sdxl-controlnet": ("easel.engines.diffusion.sdxl_controlnet", "SdxlControlNet"),
+    "qwen-image-controlnet": ("easel.engines.diffusion.qwenimage_controlnet", "QwenImageControlNet"),
 }
 
 # What serves a task when engines.toml has no table for it and no configured backend covers it.

@@ -33,6 +33,11 @@ REPOS: dict[str, dict[str, bytes]] = {
         "unet/diffusion_pytorch_model.safetensors": bytes(range(256)) * 40,
     },
     "acme/tiny-controlnet": {"config.json": b'{"controlnet": true}\n'},
+    "acme/adapters": {
+        "sdxl/ip-adapter.safetensors": b"adapter" * 10,
+        "sdxl/image_encoder/config.json": b'{"projection_dim": 8}\n',
+        "sd15/ip-adapter.safetensors": b"not wanted" * 1000,
+    },
 }
 
 
@@ -177,6 +182,33 @@ weights = "{local}"
     assert (target / "unet/config.json").read_bytes() == REPOS["acme/tiny-model"]["unet/config.json"]
     fetched = [line for line in hub.log if line.startswith("GET /acme/")]
     assert fetched == ["GET /acme/tiny-model/resolve/" + COMMIT + "/unet/config.json"]  # only the missing file
+
+
+def test_every_weight_field_is_pulled_and_repo_parts_alone(tmp_path: Path, hub: FakeHub) -> None:
+    """controlnet / ip_adapter / image_encoder / fc / fbc name weights as `weights` does; a file or folder inside
+    a repo pulls that part only, where the backend looks for it."""
+    home = tmp_path / "home"
+    _write_config(home, """
+[sketch_to_image]
+backend = "sdxl-controlnet"
+weights = "acme/tiny-model"
+controlnet = "acme/tiny-controlnet"
+
+[reference_to_image]
+backend = "sdxl-ip-adapter"
+weights = "acme/tiny-model"
+ip_adapter = "acme/adapters/sdxl/ip-adapter.safetensors"
+image_encoder = "acme/adapters/sdxl/image_encoder"
+""")
+    result = _pull(home, hub.url)
+    assert result.returncode == 0, result.stderr
+    models = home / "models"
+    assert (models / "acme/tiny-controlnet/config.json").is_file()
+    assert (models / "acme/adapters/sdxl/ip-adapter.safetensors").read_bytes() == b"adapter" * 10
+    assert (models / "acme/adapters/sdxl/image_encoder/config.json").is_file()
+    assert not (models / "acme/adapters/sd15").exists(), "only the named parts of the repo are fetched"
+    again = _pull(home, hub.url)
+    assert again.returncode == 0 and "0 pulled" in again.stdout, again.stdout
 
 
 def test_unknown_repo_is_one_clear_line(tmp_path: Path, hub: FakeHub) -> None:

@@ -312,6 +312,8 @@ class DiffusionBackend(Backend):
         work = fit_area(source.size, self.config.max_area, self._multiple(), self.min_side)
         prompt, negative = self._prompts(task, request)
         steps = request.steps or self.config.steps or self._default_steps()
+        if request.params.get("steps_scale") is not None:  # relative to the configured steps
+            steps = max(1, round(steps * float(request.params["steps_scale"])))
         strength = None
         if self.default_strength is not None:
             strength = request.strength if request.strength is not None else self.default_strength
@@ -353,6 +355,8 @@ class DiffusionBackend(Backend):
         if request.guidance is not None:
             return request.guidance
         base = self.config.guidance if self.config.guidance is not None else self.default_guidance
+        if request.params.get("prompt_weight") is not None:  # 0..1 around the configured guidance
+            return self.edit_guidance(base, float(request.params["prompt_weight"]))
         if self.default_strength is None and request.strength is not None:
             # no strength in instruction-edit pipelines: it sets how hard the prompt pulls instead
             mapped = self.edit_guidance(base, request.strength)
