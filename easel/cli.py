@@ -8,8 +8,10 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from easel.config import load_settings
+from easel.observability.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,11 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    from easel.db.migrate import SchemaOutOfDate
     from easel.engines.config import EnginesConfigError
 
     try:
         return args.handler(args)
-    except EnginesConfigError as exc:  # a broken engines.toml is the user's to fix: no traceback
+    except (EnginesConfigError, SchemaOutOfDate) as exc:  # the user's to fix: no traceback
         print(f"easel: {exc}", file=sys.stderr)
         return 2
 
@@ -39,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run task workers only (scale-out, shared database)")
     worker.add_argument("--workers", type=int, default=None, help="worker threads")
+    worker.add_argument("--lanes", default=None,
+                        help="comma-separated queue lanes to serve, e.g. upscale,general (default: the general "
+                             "lane and every engine task this machine's engines.toml can run)")
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="serve this process's Prometheus metrics on this port (default EASEL_METRICS_PORT)")
     worker.set_defaults(handler=_worker)
 
     keys = sub.add_parser("keys", help="manage API keys")
@@ -51,6 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id or prefix")
     revoke.add_argument("key", help="key id (key-...) or the key's first 10 characters")
     revoke.set_defaults(handler=_keys_revoke)
+    callback = keys_sub.add_parser("callback", help="set a key's default webhook URL and make its signing secret")
+    callback.add_argument("key", help="key id (key-...) or the key's first 10 characters")
+    callback.add_argument("url", nargs="?", default=None, help="default callback URL for the key's tasks")
+    callback.add_argument("--clear", action="store_true", help="remove the default URL (the secret stays)")
+    callback.add_argument("--secret", action="store_true", help="make a new signing secret (printed once)")
+    callback.set_defaults(handler=_keys_callback)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema to this version (EASEL_AUTO_MIGRATE=0)")
+    migrate.add_argument("--sql", action="store_true", help="print the SQL for an empty database instead")
+    migrate.add_argument("--status", action="store_true", help="print the current and the newest revision")
+    migrate.set_defaults(handler=_migrate)
 
     models = sub.add_parser("models", help="list the models and what the configured engines can do")
     models.add_argument("--json", action="store_true", help="print the raw listing (as GET /api/v1/models)")
@@ -61,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     pull.add_argument("--revision", default=None, help="branch, tag or commit of the named HUB_IDs (default main)")
     pull.add_argument("--update", action="store_true", help="ask the hub for newer commits of complete copies too")
     pull.set_defaults(handler=_pull)
+
+    from easel.cli_remote import add_remote_parsers
+    from easel.cli_run import add_run_parser
+
+    add_run_parser(sub)  # easel run: one request on this machine's engines, no server
+    add_remote_parsers(sub)  # easel submit | wait | tasks: against a running server
     return parser
 
 
@@ -68,7 +93,34 @@ def _keyring():
     from easel.auth.keys import KeyRing
     from easel.tasks.db import Database
 
-    return KeyRing(Database(load_settings().database_url))
+    settings = load_settings()
+    return KeyRing(Database(settings.database_url, settings.auto_migrate))
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from sqlalchemy import create_engine
+
+    from easel.db import migrate
+
+    url = load_settings().database_url
+    if args.sql:
+        print(migrate.upgrade_sql(url), end="")
+        return 0
+    if url.startswith("sqlite"):
+        Path(url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    try:
+        if args.status:
+            now, newest = migrate.current(engine), migrate.head()
+            print(f"database revision: {now or 'none'}; newest: {newest}"
+                  + ("" if now == newest else " (run `easel migrate`)"))
+            return 0
+        done = migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    print(f"database revision: {done.after} (was {done.before or 'none'})" if done else
+          f"database revision: {migrate.head()} (already the newest)")
+    return 0
 
 
 def _keys_create(args: argparse.Namespace) -> int:
@@ -90,6 +142,12 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         return 0
     print(f"no active key matches {args.key!r}", file=sys.stderr)
     return 1
+
+
+def _keys_callback(args: argparse.Namespace) -> int:
+    from easel.webhooks.cli import configure_key_callback
+
+    return configure_key_callback(load_settings(), args.key, args.url, clear=args.clear, rotate=args.secret)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -120,10 +178,10 @@ def _serve(args: argparse.Namespace) -> int:
     from easel.app import create_app
     from easel.http_server import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items()
                  if v is not None}
     settings = load_settings().with_overrides(**overrides)
+    configure_logging(settings.log_format)
     _first_key(settings)
     app = create_app(settings)
     serve(app, settings)  # uvicorn with header/body/keep-alive timeouts for slow clients
@@ -135,11 +193,15 @@ def _first_key(settings) -> None:
     from easel.auth.keys import KeyRing
     from easel.tasks.db import Database
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.auto_migrate)
     try:
         ring = KeyRing(db)
         if ring.count_active() == 0:
             _info, secret = ring.create("first key")
+            if settings.log_format == "json":  # every line a JSON object, this one too
+                logging.getLogger("easel").warning("No API keys existed, so Easel created one. It is shown only "
+                                                   "this once: %s", secret)
+                return
             print(
                 "\nNo API keys existed, so Easel created one. It is shown only this once:\n\n"
                 f"    {secret}\n\n"
@@ -152,24 +214,40 @@ def _first_key(settings) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from easel.observability.scrape import serve_worker_metrics
+    from easel.queue import make_queue
     from easel.services import Services
     from easel.tasks.retention import Janitor
-    from easel.tasks.worker import WorkerPool
+    from easel.webhooks.delivery import WebhookDispatcher
+    from easel.webhooks.render import RENDERERS
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
+    if args.metrics_port is not None:
+        settings = settings.with_overrides(metrics_port=args.metrics_port)
+    configure_logging(settings.log_format)
     services = Services.build(settings)
-    pool = WorkerPool(services, args.workers if args.workers is not None else max(1, settings.workers))
+    if settings.metrics_port:
+        serve_worker_metrics(settings.host, settings.metrics_port)
+    webhooks = WebhookDispatcher(services, RENDERERS)
+    lanes = args.lanes.split(",") if args.lanes else None
+    try:
+        pool = make_queue(services, args.workers if args.workers is not None else max(1, settings.workers), lanes)
+    except ValueError as exc:  # an unknown lane name
+        print(f"easel worker: {exc}", file=sys.stderr)
+        return 2
     janitor = Janitor(services)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     pool.start()
     janitor.start()
-    print(f"easel worker: {pool.size} threads on {settings.database_url.split('@')[-1]}", flush=True)
+    webhooks.start()
+    logging.getLogger("easel.worker").info("easel worker: %d threads, lanes %s, on %s", pool.size,
+                                           ",".join(pool.lanes), settings.database_url.split("@")[-1])
     stop.wait()
     pool.stop()
     janitor.stop()
+    webhooks.stop()
     services.close()
     return 0
 

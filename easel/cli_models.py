@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-# Keys of a listing entry shown elsewhere in the table (or too long to help there).
-SKIPPED = {"model", "summary", "routes"}
+# Keys of a listing entry shown elsewhere in the table (or too long to help there: the contract's JSON
+# Schema is for programs, and stays in --json).
+SKIPPED = {"model", "summary", "routes", "contract"}
 PIPE_WIDTH = 160
 
 

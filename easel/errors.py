@@ -60,3 +60,10 @@ class EngineUnavailable(EaselError):
 class ResourceNotFound(EaselError):
     status = 404
     code = "ResourceNotFound"
+
+
+class Throttling(EaselError):
+    """A per-key limit (easel.auth.limits): code Throttling.RateQuota or Throttling.AllocationQuota."""
+
+    status = 429
+    code = "Throttling"

@@ -93,7 +93,8 @@ def raise_fd_limit() -> None:
 def serve(app: Any, settings: Settings) -> None:
     raise_fd_limit()
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+        # log_config None: uvicorn's loggers go through Easel's root handler (text or JSON, see observability.logs)
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, log_config=None,
         timeout_graceful_shutdown=5, http=protocol_for(settings),
         timeout_keep_alive=settings.http_keepalive_timeout_s,  # type: ignore[arg-type]
         backlog=4096,

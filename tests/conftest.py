@@ -103,6 +103,24 @@ class EaselServer:
                 self.process.wait(5)
 
 
+# engines.toml lines that keep tiny random-weight pipelines fast: a 64x64 work area, two steps
+TINY = "max_area = 4096\nsteps = 2\n"
+
+
+def engines_toml(home: Path, text: str) -> dict[str, str]:
+    """Write `text` as the engines.toml in `home`; the environment an EaselServer needs to read it."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "engines.toml"
+    path.write_text(text)
+    return {"EASEL_ENGINES": str(path), "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tiny diffusion fixtures are saved, once per session (their builders cache per root)."""
+    return tmp_path_factory.mktemp("tiny-models")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EaselServer]:
     srv = EaselServer(tmp_path_factory.mktemp("easel-home")).start()

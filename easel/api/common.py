@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from easel.errors import EaselError, InvalidApiKey, InvalidParameter
-from easel.ids import new_id
+from easel.observability.context import request_id
 from easel.services import Services
 from easel.tasks.store import Owner
 
@@ -21,7 +21,8 @@ log = logging.getLogger("easel.api")
 
 
 def new_request_id() -> str:
-    return new_id()
+    """The id of the request being answered (fixed on arrival, so its log lines carry it too)."""
+    return request_id()
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

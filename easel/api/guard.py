@@ -24,8 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from easel.api.files import UPLOAD_PATH
 from easel.api.relight.errors import ILLEGAL_PARAMETER
-from easel.ids import new_id
 from easel.inputs.sources import DEFAULT_MAX_BYTES, data_uri_max_chars
+from easel.observability.context import request_id
 
 # The multipart fields around the file (policy, signature, key, headers) fit well within this.
 FORM_OVERHEAD = 64 * 1024
@@ -43,13 +43,13 @@ class BodyTooLarge(Exception):
 
 
 def dashscope_error(code: str, message: str) -> bytes:
-    return _json({"request_id": new_id(), "code": code, "message": message})
+    return _json({"request_id": request_id(), "code": code, "message": message})
 
 
 def relight_error(code: str, message: str) -> bytes:
     # The seed's table has no row for an over-sized body or a bad URL: both are illegal input.
     return _json({"success": False, "code": ILLEGAL_PARAMETER.code, "message": f"{ILLEGAL_PARAMETER.message}: "
-                  f"{message}", "requestId": new_id(), "severity": "error"})
+                  f"{message}", "requestId": request_id(), "severity": "error"})
 
 
 def openai_error(code: str, message: str) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from PIL import Image
@@ -33,6 +33,8 @@ class RunContext(Protocol):
 
     settings: Settings
     task_id: str
+    # the engines this process has (engines.toml), for plans that depend on what is configured
+    engines: Engines
 
     def load_image(self, url: str, limits: ImageLimits, what: str) -> Image.Image: ...
 
@@ -64,6 +66,10 @@ class CatalogModel(ABC):
     synchronous: bool = False
     # Limits a synchronous call checks its images against before it is queued.
     input_limits: ImageLimits | None = None
+    # The contract models `validate` parses `input` and `parameters` with; the OpenAPI document and the
+    # playground's forms are generated from them.
+    input_model: ClassVar[type[BaseModel] | None] = None
+    parameters_model: ClassVar[type[BaseModel] | None] = None
 
     @abstractmethod
     def validate(self, body: dict[str, Any]) -> ValidRequest:
@@ -73,13 +79,23 @@ class CatalogModel(ABC):
         """Why the configured engines cannot honestly serve this request, or None when they can."""
         return None
 
+    def engine_task(self, request: ValidRequest, engines: Engines) -> EngineTask | None:
+        """The engine task this request's plan runs, which names its queue lane; None: the general lane."""
+        return None
+
     @abstractmethod
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         """Do the work. Engines raise EaselError for bad inputs; anything else is an internal error."""
 
     def describe(self, engines: Engines) -> dict[str, Any]:
         """The model's entry in GET /api/v1/models, from the same answers as capability_gap."""
-        return {"model": self.name, "summary": self.summary, "routes": sorted(self.routes)}
+        from easel.catalog.contract import contract_of  # it imports the catalog modules, which import this one
+
+        entry: dict[str, Any] = {"model": self.name, "summary": self.summary, "routes": sorted(self.routes)}
+        contract = contract_of(self)
+        if contract is not None:  # JSON Schema of the request, generated from the pydantic contract
+            entry["contract"] = contract
+        return entry
 
 
 def parse_contract(model_cls: type[BaseModel], data: Any, where: str) -> Any:

@@ -38,6 +38,7 @@ class QwenEditParameters(BaseModel):
 
 class QwenImageEdit(CatalogModel):
     name = "qwen-image-edit"
+    parameters_model = QwenEditParameters
     routes = frozenset({"multimodal-generation/generation"})
     synchronous = True
     input_limits = IMAGE_LIMITS
@@ -54,6 +55,9 @@ class QwenImageEdit(CatalogModel):
 
     def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
         return engine_gap(engines, EngineTask.INSTRUCT_EDIT, f"{self.name} (instruction editing)")
+
+    def engine_task(self, request: ValidRequest, engines: Engines) -> EngineTask | None:
+        return EngineTask.INSTRUCT_EDIT
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         image = ctx.load_image(request["image"], IMAGE_LIMITS, "image").convert("RGB")

@@ -17,9 +17,10 @@ from easel.catalog.base import CatalogModel, RunContext, ValidRequest, parse_con
 from easel.catalog.capabilities import engine_gap, engine_status, is_removal_prompt
 from easel.catalog.masks import edit_area
 from easel.engines.base import EngineRequest, EngineTask
+from easel.engines.lines import extract_lines, sketch_lines
 from easel.engines.manager import Engines
 from easel.engines.watermark import add_ai_mark
-from easel.errors import EaselError, EngineUnavailable, InvalidImageResolution, InvalidParameter
+from easel.errors import EaselError, InvalidImageResolution, InvalidParameter
 from easel.ids import random_seed
 from easel.inputs.decode import ImageLimits
 from easel.tasks.store import Outcome
@@ -81,6 +82,8 @@ class ImageEditParameters(BaseModel):
 
 class WanxImageEdit(CatalogModel):
     name = "wanx2.1-imageedit"
+    input_model = ImageEditInput
+    parameters_model = ImageEditParameters
     routes = frozenset({"image2image/image-synthesis", "text2image/image-synthesis"})
     summary = "通义万相 general image editing: ten functions selected by input.function"
 
@@ -100,6 +103,9 @@ class WanxImageEdit(CatalogModel):
     def capability_gap(self, request: ValidRequest, engines: Engines) -> EaselError | None:
         task, what = engine_plan(request.function, request.request["input"]["prompt"])
         return engine_gap(engines, task, what)
+
+    def engine_task(self, request: ValidRequest, engines: Engines) -> EngineTask | None:
+        return engine_plan(request.function, request.request["input"]["prompt"])[0]
 
     def run(self, request: dict[str, Any], ctx: RunContext) -> Outcome:
         inp = ImageEditInput.model_validate(request["input"])
@@ -219,9 +225,30 @@ def _restyle(task: EngineTask) -> Handler:
     return handler
 
 
-def _not_built(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
-    task, what = engine_plan(inp.function.value, inp.prompt)
-    raise EngineUnavailable(f"{what} needs the engine task {task.value}, which this version of Easel cannot run yet.")
+def _colorization(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """The colour engine (DDColor) predicts colours from the grey image alone: the prompt cannot steer it,
+    and the n images are equal (a deterministic model)."""
+    if inp.prompt.strip():
+        ctx.note("The colorization engine chooses colours from the image alone; the colour description in the "
+                 "prompt was not used.")
+    return ctx.run_engine(EngineTask.COLORIZE, _request(inp, params, _base(inp, ctx)))
+
+
+def _cartoon_scene(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """control_cartoon_feature: the base image is the cartoon character to keep, the prompt the new scene and
+    what the character does there ("卡通形象小心翼翼地探出头")."""
+    return ctx.run_engine(EngineTask.REFERENCE_TO_IMAGE, _request(inp, params, _base(inp, ctx)))
+
+
+def _doodle(inp: ImageEditInput, params: ImageEditParameters, ctx: RunContext) -> list[Image.Image]:
+    """线稿生图: a new picture from the prompt, following a line map of the base image at its size.
+    is_sketch = true: the base already is a line drawing (dark on light is inverted to white-on-black);
+    false: its lines are extracted first (soft edges, easel/engines/lines.py)."""
+    base = ctx.load_image(inp.base_image_url, IMAGE_LIMITS, "base image")
+    control = sketch_lines(base) if params.is_sketch else extract_lines(base)
+    request = _request(inp, params, base.convert("RGB"), size=base.size,
+                       params={"control": control, "is_sketch": params.is_sketch})
+    return ctx.run_engine(EngineTask.SKETCH_TO_IMAGE, request)
 
 
 def _seeds(params: ImageEditParameters) -> list[int]:
@@ -251,7 +278,7 @@ HANDLERS: dict[str, Handler] = {
     Function.STYLIZATION_ALL.value: _restyle(EngineTask.STYLIZE),
     Function.STYLIZATION_LOCAL.value: _restyle(EngineTask.INSTRUCT_EDIT),
     Function.DESCRIPTION_EDIT.value: _restyle(EngineTask.INSTRUCT_EDIT),
-    Function.COLORIZATION.value: _not_built,
-    Function.DOODLE.value: _not_built,
-    Function.CONTROL_CARTOON_FEATURE.value: _not_built,
+    Function.COLORIZATION.value: _colorization,
+    Function.DOODLE.value: _doodle,
+    Function.CONTROL_CARTOON_FEATURE.value: _cartoon_scene,
 }

@@ -101,6 +101,9 @@ class WanxXPainting(CatalogModel):
         task, what = self.plan(request.request["input"]["prompt"])
         return engine_gap(engines, task, what)
 
+    def engine_task(self, request: ValidRequest, engines: Engines) -> EngineTask | None:
+        return self.plan(request.request["input"]["prompt"])[0]
+
     def plan(self, prompt: str) -> tuple[EngineTask, str]:
         if is_removal_prompt(prompt):
             return EngineTask.ERASE, f"{self.name} with a removal prompt"

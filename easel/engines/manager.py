@@ -24,6 +24,7 @@ from easel.engines.base import Backend, EngineContext, EngineRequest, EngineTask
 from easel.engines.config import BackendConfig, EnginesConfig
 from easel.engines.registry import BACKENDS, DEFAULT_BACKENDS, backend_class
 from easel.errors import EngineUnavailable
+from easel.observability.metrics import ENGINE_LOAD
 
 log = logging.getLogger("easel.engines")
 
@@ -168,6 +169,7 @@ class Engines:
                 log.error("%s (%s) cannot be loaded: %s", slot.backend.name, slot.source, exc.message)
                 raise
             slot.loaded = True
+            ENGINE_LOAD.labels(slot.backend.name).observe(time.monotonic() - started)
             log.info("loaded %s (%s) in %.1f s", slot.backend.name, slot.source, time.monotonic() - started)
         self._evict_over_budget(keep=slot)
 

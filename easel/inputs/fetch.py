@@ -21,7 +21,8 @@ from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 import certifi
 import httpx
 
-from easel.errors import InvalidParameter, InvalidURL
+from easel.errors import EaselError, InvalidParameter, InvalidURL
+from easel.observability.metrics import INPUT_FETCH_ERRORS
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_REDIRECTS = 5
@@ -36,6 +37,14 @@ class FetchPolicy:
 
 def fetch_url(url: str, policy: FetchPolicy) -> bytes:
     """The body of an http(s) URL, following redirects; InvalidURL / InvalidParameter on any refusal."""
+    try:
+        return _fetch_sync(url, policy)
+    except EaselError as exc:
+        INPUT_FETCH_ERRORS.labels(fetch_error_reason(exc)).inc()
+        raise
+
+
+def _fetch_sync(url: str, policy: FetchPolicy) -> bytes:
     deadline = time.monotonic() + policy.timeout_s
     with httpx.Client(
         follow_redirects=False, timeout=httpx.Timeout(policy.timeout_s, connect=min(5.0, policy.timeout_s)),
@@ -77,7 +86,11 @@ async def fetch_url_async(url: str, policy: FetchPolicy) -> bytes:
     try:
         return await asyncio.wait_for(_fetch_async(url, policy), policy.timeout_s)
     except TimeoutError:
+        INPUT_FETCH_ERRORS.labels("timeout").inc()
         raise InvalidURL(f"Timed out fetching the image URL ({policy.timeout_s:.0f} s limit).") from None
+    except EaselError as exc:
+        INPUT_FETCH_ERRORS.labels(fetch_error_reason(exc)).inc()
+        raise
 
 
 async def _fetch_async(url: str, policy: FetchPolicy) -> bytes:
@@ -186,6 +199,37 @@ def _read_limited(response: httpx.Response, max_bytes: int, deadline: float) -> 
 
 def _too_large(max_bytes: int) -> str:
     return f"The image is larger than {max_bytes // (1024 * 1024)} MB; use a smaller file."
+
+
+def vet_destination(url: str, allowlist: tuple[str, ...]) -> tuple[str, str, str]:
+    """The SSRF guard alone, for a caller that sends to a URL rather than fetching it (webhooks):
+    (the URL aimed at the checked address, the Host header to send, the TLS server name)."""
+    parts, port = split_http_url(url)
+    host = parts.hostname or ""
+    address = _vet(host, _resolve(host, _port(parts, port)), FetchPolicy(0, 0.0, allowlist))
+    pinned, headers = _pinned(parts, address)
+    return pinned, headers["Host"], host
+
+
+async def vet_destination_async(url: str, allowlist: tuple[str, ...]) -> None:
+    """vet_destination() for the event loop, when only the verdict matters (a callback URL on a create)."""
+    parts, port = split_http_url(url)
+    host = parts.hostname or ""
+    _vet(host, await _resolve_async(host, _port(parts, port)), FetchPolicy(0, 0.0, allowlist))
+
+
+def fetch_error_reason(exc: EaselError) -> str:
+    """A short label for a fetch refusal (the easel_input_fetch_errors metric), read from the messages above."""
+    if isinstance(exc, InvalidParameter):
+        return "too_large"
+    text = exc.message
+    for fragment, reason in (("non-public address", "blocked_address"), ("cannot be resolved", "dns"),
+                             ("has no address", "dns"), ("Timed out", "timeout"), ("answered HTTP", "http_status"),
+                             ("redirect", "redirect"), ("malformed", "bad_url"), ("Only http", "bad_url"),
+                             ("Could not fetch", "connection")):
+        if fragment in text:
+            return reason
+    return "other"
 
 
 def _vet(host: str, addresses: list[IPAddress], policy: FetchPolicy) -> IPAddress:

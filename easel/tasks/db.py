@@ -12,19 +12,24 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from easel.tasks.models import Base
+from easel.db import migrate as schema
 
 log = logging.getLogger("easel.db")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, migrate: bool = True) -> Engine:
+    """An engine on a database at the newest schema revision: migrated here when `migrate`, else checked
+    (EASEL_AUTO_MIGRATE=0: the deployment runs `easel migrate` itself)."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=16)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    if migrate:
+        schema.upgrade(engine)
+    else:
+        schema.require_current(engine)
     return engine
 
 
@@ -72,9 +77,9 @@ class SqliteCheckpointer:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, migrate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._checkpointer = SqliteCheckpointer(self.engine) if url.startswith("sqlite") else None
 

@@ -1,4 +1,4 @@
-"""Database tables: API keys, tasks, stored blobs and relight nonces (SQLAlchemy 2, SQLite or PostgreSQL)."""
+"""Database tables: API keys, tasks, stored blobs, relight nonces and webhooks (SQLAlchemy 2, SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -44,7 +44,11 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_status_submit", "status", "submit_time"),
+        # the in-process queue's claim: pending tasks of the served lanes, by priority and key
+        Index("ix_tasks_claim", "status", "lane", "priority", "owner_key_id", "submit_time"),
         Index("ix_tasks_owner_submit", "owner_key_id", "submit_time"),
+        # per-key concurrency limits count a key's PENDING and RUNNING tasks from the index alone (easel.auth.limits)
+        Index("ix_tasks_owner_status", "owner_key_id", "status", "api"),
         # only relight tasks have a batch; a partial index costs DashScope creates nothing
         Index("ix_tasks_batch", "batch_id", sqlite_where=text("batch_id IS NOT NULL"),
               postgresql_where=text("batch_id IS NOT NULL")),
@@ -71,6 +75,9 @@ class Task(Base):
     scheduled_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     end_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # the queue lane (easel/queue/lanes.py: the engine task the plan runs) and the priority in it
+    lane: Mapped[str] = mapped_column(String(32), default="general")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
     # "host:pid:n" of the worker running it, and when that worker last said it is alive: how a
     # restarted process (or another node) tells an orphaned RUNNING task from a live one.
     worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -121,3 +128,64 @@ class TaskSignal(Base):
     progress: Mapped[int | None] = mapped_column(Integer, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class KeyWebhook(Base):
+    """A key's webhook settings: the secret that signs its deliveries and an optional default callback URL.
+
+    A table of its own (not columns on api_keys), so databases made by earlier versions gain it through
+    create_all. The secret is stored as is: signing needs it, exactly as the receiver does.
+    """
+
+    __tablename__ = "key_webhooks"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    default_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    """One callback owed for a task (kind "task") or a relight batch (kind "relight", subject its result_key).
+
+    state: waiting (the subject has not ended) -> pending (body rendered, due at next_attempt_at) ->
+    delivered | failed (gave up or refused). Claimed for an attempt by a conditional UPDATE of
+    lease_until, so any number of processes can deliver without sending one twice at once.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_subject", "kind", "subject", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    # where the create came in: result links in the body point there (unless EASEL_PUBLIC_URL is set)
+    base_url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RateLimit(Base):
+    """Per-key limit state that every API node shares (easel.auth.limits).
+
+    scope "create" / "relight": a token bucket (tokens left, stamp = epoch seconds of the last refill);
+    scope "active": admissions granted but not yet inserted as tasks (tokens), as of stamp.
+    """
+
+    __tablename__ = "rate_limits"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    stamp: Mapped[float] = mapped_column(Float)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from easel.ids import new_id
@@ -45,6 +46,24 @@ class NewTask:
     # stored already FAILED, so the client still gets a task id and polls to a clear answer.
     failed_code: str | None = None
     failed_message: str | None = None
+    # the queue lane (easel/queue/lanes.py) and the priority within it (higher runs first)
+    lane: str = "general"
+    priority: int | None = None  # None: 1 for a synchronous call (a client holds its connection), else 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Pending work of one key in one lane, as the claim sees it: the queue picks which to start."""
+
+    lane: str
+    owner_key_id: str
+    priority: int
+    oldest: datetime
+
+
+def first_come(candidates: list[Candidate]) -> Candidate:
+    """Highest priority, then the oldest: the claim order when the queue has no fairness to apply."""
+    return min(candidates, key=lambda c: (-c.priority, c.oldest))
 
 
 @dataclass(frozen=True)
@@ -74,7 +93,7 @@ TASKS = Task.__table__
 # The columns a new task sets (see new_record); the rest start NULL.
 NEW_TASK_COLUMNS = (
     "id", "owner_key_id", "workspace", "api", "batch_id", "batch_index", "model", "function", "status",
-    "request", "code", "message", "submit_time", "end_time", "attempts",
+    "request", "code", "message", "submit_time", "end_time", "attempts", "lane", "priority",
 )
 _SQLITE_INSERT = f"INSERT INTO tasks ({', '.join(NEW_TASK_COLUMNS)}) VALUES ({', '.join('?' * len(NEW_TASK_COLUMNS))})"
 
@@ -88,9 +107,19 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+class JobLink(Protocol):
+    """The queue's side of a store write, in the same transaction (PostgreSQL: easel/queue/procrastinate.py)."""
+
+    def defer(self, conn: Connection, records: list[dict[str, Any]]) -> None: ...
+
+    def abort(self, conn: Connection, task_id: str) -> None: ...
+
+
 class TaskStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, jobs: JobLink | None = None) -> None:
         self.db = db
+        # None: the in-process queue claims from the table itself
+        self.jobs = jobs
         self._insert_lock = threading.Lock()
         self._insert_connection: Any = None
 
@@ -114,6 +143,8 @@ class TaskStore:
             return
         with self.db.engine.begin() as conn:
             conn.execute(TASKS.insert(), records)
+            if self.jobs is not None:  # the task and its job commit together, or neither does
+                self.jobs.defer(conn, records)
 
     def _insert_sqlite(self, records: list[dict[str, Any]]) -> None:
         rows = [tuple(_sqlite_value(record[c]) for c in NEW_TASK_COLUMNS) for record in records]
@@ -174,12 +205,19 @@ class TaskStore:
         if task is None:
             return False
         if self._transition(task_id, TaskStatus.PENDING, status=TaskStatus.CANCELED, end_time=utcnow()):
+            self._abort_job(task_id)  # its queued job is cancelled (it would be dropped anyway)
             return True
         if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
             return False
         self._write_signal(task_id, cancel_requested=True)
+        self._abort_job(task_id)
         with self.db.session() as s:  # it may have ended while we wrote the request
             return s.scalar(select(Task.status).where(Task.id == task_id)) == TaskStatus.RUNNING
+
+    def _abort_job(self, task_id: str) -> None:
+        if self.jobs is not None:
+            with self.db.engine.begin() as conn:
+                self.jobs.abort(conn, task_id)
 
     def cancel_requested(self, task_id: str) -> bool:
         with self.db.session() as s:
@@ -187,6 +225,10 @@ class TaskStore:
 
     def set_progress(self, task_id: str, percent: int) -> None:
         self._write_signal(task_id, progress=percent)
+
+    def status_of(self, task_id: str) -> str | None:
+        with self.db.session() as s:
+            return s.scalar(select(Task.status).where(Task.id == task_id))
 
     def progress_of(self, task_id: str) -> int | None:
         with self.db.session() as s:
@@ -208,30 +250,62 @@ class TaskStore:
         """RUNNING -> CANCELED, when the worker stopped a task whose cancellation was requested."""
         return self._transition(task_id, TaskStatus.RUNNING, status=TaskStatus.CANCELED, end_time=utcnow())
 
-    def claim_next(self, worker_id: str) -> Task | None:
-        """PENDING -> RUNNING for the oldest pending task; None when there is none."""
+    def claim_next(
+        self, worker_id: str, lanes: list[str] | None = None, pick: Callable[[list[Candidate]], Candidate] = first_come
+    ) -> Task | None:
+        """PENDING -> RUNNING for a pending task of `lanes` (None: any); None when there is none.
+
+        `pick` chooses whose work starts (lane, key, priority) from one row per lane and key, so one
+        key's hundred tasks cannot starve another key's one; the oldest of the chosen group starts."""
         for _ in range(8):  # another worker may win a race for the same row; try the next one
-            with self.db.session() as s:
-                task_id = s.scalar(
-                    select(Task.id)
-                    .where(Task.status == TaskStatus.PENDING)
-                    .order_by(Task.submit_time, Task.batch_index)
-                    .limit(1)
-                )
-            if task_id is None:
+            groups = self.pending_groups(lanes)
+            if not groups:
                 return None
-            if self._transition(
-                task_id,
-                TaskStatus.PENDING,
-                status=TaskStatus.RUNNING,
-                scheduled_time=utcnow(),
-                worker_id=worker_id,
-                heartbeat_at=utcnow(),
-                attempts=Task.attempts + 1,
-            ):
-                with self.db.session() as s:
-                    return s.get(Task, task_id)
+            task_id = self.first_in_group(pick(groups))
+            if task_id is None:
+                continue
+            task = self.start(task_id, worker_id)
+            if task is not None:
+                return task
         return None
+
+    def start(self, task_id: str, worker_id: str) -> Task | None:
+        """PENDING -> RUNNING for this worker; None when the task is no longer PENDING (drop the work).
+
+        One statement (UPDATE … RETURNING): the start is on every task's path, the drain rate's too."""
+        now = utcnow()
+        with self.db.session() as s:
+            return s.scalars(
+                update(Task)
+                .where(Task.id == task_id, Task.status == TaskStatus.PENDING)
+                .values(status=TaskStatus.RUNNING, scheduled_time=now, worker_id=worker_id, heartbeat_at=now,
+                        attempts=Task.attempts + 1)
+                .returning(Task)
+            ).first()
+
+    def pending_groups(self, lanes: list[str] | None = None) -> list[Candidate]:
+        """One row per lane and key with pending work (a scan of the pending rows: callers may cache it)."""
+        pending = [Task.status == TaskStatus.PENDING]
+        if lanes is not None:
+            pending.append(Task.lane.in_(lanes))
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Task.lane, Task.owner_key_id, func.max(Task.priority), func.min(Task.submit_time))
+                .where(*pending)
+                .group_by(Task.lane, Task.owner_key_id)
+            ).all()
+        return [Candidate(*row) for row in rows]
+
+    def first_in_group(self, group: Candidate) -> str | None:
+        """The oldest pending task of a lane, key and priority (one step down the claim index)."""
+        with self.db.session() as s:
+            return s.scalar(
+                select(Task.id)
+                .where(Task.status == TaskStatus.PENDING, Task.lane == group.lane,
+                       Task.priority == group.priority, Task.owner_key_id == group.owner_key_id)
+                .order_by(Task.submit_time, Task.batch_index)
+                .limit(1)
+            )
 
     def succeed(self, task_id: str, outcome: Outcome) -> bool:
         ok = [r for r in outcome.results if "blob" in r]
@@ -354,4 +428,6 @@ def new_record(owner: Owner, new: NewTask) -> dict[str, Any]:
         "submit_time": now,
         "end_time": now if failed else None,
         "attempts": 0,
+        "lane": new.lane,
+        "priority": new.priority if new.priority is not None else int(new.api == "sync"),
     }

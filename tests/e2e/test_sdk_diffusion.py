@@ -15,7 +15,7 @@ import pytest
 from dashscope import ImageSynthesis, MultiModalConversation
 from PIL import Image, ImageDraw
 
-from tests.conftest import EaselServer, ImageHost, download, photo
+from tests.conftest import TINY, EaselServer, ImageHost, download, engines_toml, photo
 from tests.engines.diffusion import tiny_models
 
 EDIT, PAINT = "wanx2.1-imageedit", "wanx-x-painting"
@@ -26,19 +26,6 @@ DEPLOYMENTS = [
     ("qwen-image-edit-plus", "flux-fill"),
     ("flux2-klein", "sdxl-inpaint"),
 ]
-TINY = "max_area = 4096\nsteps = 2\n"
-
-
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("tiny-diffusion")
-
-
-def engines_toml(home: Path, text: str) -> dict[str, str]:
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / "engines.toml"
-    path.write_text(text)
-    return {"EASEL_ENGINES": str(path), "HF_HUB_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module", params=DEPLOYMENTS, ids=lambda d: f"{d[0]}+{d[1]}")

@@ -19,8 +19,11 @@ from easel.catalog.base import CatalogModel, ValidRequest
 from easel.catalog.registry import MODELS, find_model
 from easel.errors import AccessDenied, EaselError, InvalidParameter, UnsupportedOperation
 from easel.inputs.sources import check_url
+from easel.observability.context import note_task
+from easel.queue.lanes import lane_of
 from easel.tasks.models import Task, TaskStatus
 from easel.tasks.store import NewTask, Owner, TaskFilter, utcnow
+from easel.webhooks.callbacks import callback_of, refuse_callback_on_sync_call, register_callback
 
 router = APIRouter()
 
@@ -63,14 +66,20 @@ async def create_task(request: Request) -> Response:
     uploads = [(f, check_url(u, f)) for f, u in valid.image_urls]
     if any(url.startswith("oss://") for _, url in uploads):
         await run_in_threadpool(_check_uploads, request, owner, uploads)
+    callback = await callback_of(request, owner)  # X-Easel-Callback or the key's default; checked now
     new = NewTask(
         model=model.name,
         function=valid.function,
         request=valid.request,
         failed_code=gap.code if gap else None,
         failed_message=gap.message if gap else None,
+        lane=lane_of(model, valid, services_of(request).engines),
     )
-    (task,) = await request.app.state.writer.create(owner, [new])
+    async with services_of(request).key_limits.creating(owner.key_id):  # 429 Throttling.* over a key's limit
+        (task,) = await request.app.state.writer.create(owner, [new])
+    note_task(task["id"])
+    if callback is not None:
+        await register_callback(request, owner, task["id"], callback)
     pool = request.app.state.pool
     if pool is not None and gap is None:
         pool.wake()
@@ -113,6 +122,7 @@ async def generate_sync(request: Request) -> JSONResponse:
 
     The API process never runs engines itself, so an API node with `--workers 0` serves this too."""
     owner = await authenticate_async(request)
+    refuse_callback_on_sync_call(request)
     body = await json_body(request)
     name = body.get("model")
     model = find_model(name) if isinstance(name, str) else None
@@ -125,8 +135,10 @@ async def generate_sync(request: Request) -> JSONResponse:
     gap = model.capability_gap(valid, services_of(request).engines)
     if gap is not None:
         raise gap
-    new = NewTask(model=model.name, function=valid.function, request=valid.request, api=SYNC_API)
-    (task,) = await request.app.state.writer.create(owner, [new])
+    new = NewTask(model=model.name, function=valid.function, request=valid.request, api=SYNC_API,
+                  lane=lane_of(model, valid, services_of(request).engines))
+    async with services_of(request).key_limits.creating(owner.key_id):
+        (task,) = await request.app.state.writer.create(owner, [new])
     if request.app.state.pool is not None:
         request.app.state.pool.wake()
     finished = await _wait_for_end(request, task["id"], owner)
@@ -239,6 +251,8 @@ def _time_param(raw: str | None, name: str) -> datetime | None:
     if not raw:
         return None
     try:
+        if not (raw.isascii() and raw.isdigit() and len(raw) == 14):  # strptime also takes unpadded fields
+            raise ValueError(raw)
         return datetime.strptime(raw, "%Y%m%d%H%M%S")
     except ValueError:
         raise InvalidParameter(f"{name} must be YYYYMMDDhhmmss, not {raw!r}.") from None

@@ -19,6 +19,7 @@ from easel.api.common import authenticate_async
 from easel.api.openai.protocol import OpenAIError, model_ids, parse_edit_form, resolve_model
 from easel.api.openai.serving import run_edit
 from easel.errors import EaselError
+from easel.webhooks.callbacks import refuse_callback_on_sync_call
 
 log = logging.getLogger("easel.api.openai")
 router = APIRouter()
@@ -52,6 +53,7 @@ def openai_errors(endpoint: Callable[[Request], Awaitable[Response]]) -> Callabl
 @openai_errors
 async def images_edits(request: Request) -> Response:
     owner = await authenticate_async(request)
+    refuse_callback_on_sync_call(request)
     async with request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS) as raw:
         form = await parse_edit_form(raw)
     choice = resolve_model(form.model, form.mask is not None)

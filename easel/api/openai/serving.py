@@ -39,6 +39,7 @@ from easel.catalog.wanx_imageedit import Function
 from easel.catalog.wanx_x_painting import SIZES as XPAINTING_SIZES
 from easel.errors import EaselError
 from easel.inputs.sources import UPLOAD_PREFIX
+from easel.queue.lanes import lane_of
 from easel.services import Services
 from easel.tasks.models import Task, TaskStatus
 from easel.tasks.store import NewTask, Owner, utcnow
@@ -85,7 +86,8 @@ def _refuse_gap(request: Request, model: CatalogModel, body: dict[str, Any]) -> 
 
 async def _create(request: Request, owner: Owner, model: CatalogModel, body: dict[str, Any]) -> dict[str, Any]:
     valid = model.validate(body)
-    new = NewTask(model=model.name, function=valid.function, request=valid.request, api=OPENAI_API)
+    new = NewTask(model=model.name, function=valid.function, request=valid.request, api=OPENAI_API,
+                  lane=lane_of(model, valid, services_of(request).engines))
     (task,) = await request.app.state.writer.create(owner, [new])
     if request.app.state.pool is not None:
         request.app.state.pool.wake()

@@ -20,6 +20,8 @@ class RelightTaskIn(BaseModel):
     image: str = Field(min_length=1)
     mask: str | None = None
     positive_prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
+    # not in the seed's table: an extension for the generative engine (ignored by the CPU relight, with a note)
+    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT)
     guidance_scale: WireFloat = Field(ge=1.0, le=20.0)
     steps: WireInt = Field(ge=15, le=50)
     seed: WireInt | None = Field(None, ge=0, le=2**31 - 1)

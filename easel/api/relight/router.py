@@ -22,14 +22,18 @@ from easel.api.common import public_base_url, services_of
 from easel.api.relight import errors as E
 from easel.api.relight.errors import RelightError, code_for
 from easel.api.relight.protocol import RelightTaskIn, parse_result_key, parse_task_list
-from easel.catalog.relight import IMAGE_LIMITS, MODEL_NAME, check_pair
+from easel.catalog.relight import IMAGE_LIMITS, MODEL_NAME, check_pair, uses_engine
 from easel.errors import EaselError
 from easel.ids import new_id, random_seed
 from easel.inputs.decode import decode_image
 from easel.inputs.sources import UPLOAD_PREFIX, check_url
+from easel.observability.context import request_id
 from easel.services import Services
 from easel.tasks.models import Task, TaskStatus
 from easel.tasks.store import NewTask, Owner
+from easel.webhooks.callbacks import callback_of_sync
+from easel.webhooks.signing import CALLBACK_HEADER
+from easel.webhooks.store import RELIGHT
 
 router = APIRouter()
 log = logging.getLogger("easel.relight")
@@ -49,7 +53,7 @@ def envelope(data: dict[str, Any] | None, status: int = 200, code: E.RelightCode
         "success": code is None,
         "code": 0 if code is None else code.code,
         "message": message,
-        "requestId": new_id(),
+        "requestId": request_id(),
         # The seed's responses carry it; "error" on refusals mirrors the gateway's convention.
         "severity": "info" if code is None else "error",
     }
@@ -128,27 +132,33 @@ def _guarded(handler: Callable[[Request, bytes], JSONResponse], request: Request
 
 async def _submit(request: Request, raw: bytes) -> JSONResponse:
     services = services_of(request)
-    owner, tasks = await run_in_threadpool(_admit, request, services, raw)
+    owner, tasks, callback = await run_in_threadpool(_admit, request, services, raw)
     result_key = new_id().replace("-", "")
     try:
         stored = await _stage_all(services, owner, result_key, tasks)
     except Exception:
         await run_in_threadpool(services.relight_quota.refund, owner.key_id, len(tasks))  # refused: no charge
         raise
-    return await run_in_threadpool(_create, request, services, owner, result_key, tasks, stored)
+    return await run_in_threadpool(_create, request, services, owner, result_key, tasks, stored, callback)
 
 
-def _admit(request: Request, services: Services, raw: bytes) -> tuple[Owner, list[RelightTaskIn]]:
-    """Everything decided before any input is touched: auth, nonce, contract, rate limit, quota."""
+def _admit(request: Request, services: Services, raw: bytes) -> tuple[Owner, list[RelightTaskIn], str | None]:
+    """Everything decided before any input is touched: auth, nonce, contract, callback, rate limit, quota."""
     owner = _owner(request, services)
     _check_nonce(request, services, owner)
     tasks = parse_task_list(_body(raw))
+    _engine_fields(services)  # a [relight] engine that cannot run refuses before anything is charged
+    try:
+        callback = callback_of_sync(request.headers.get(CALLBACK_HEADER), services.webhooks, owner.key_id,
+                                    services.settings.url_allowlist)
+    except EaselError as exc:
+        raise RelightError(E.ILLEGAL_PARAMETER, exc.message) from None
     if not services.relight_rate.allow(owner.key_id):
         raise RelightError(E.THROTTLED, "too many submits for this app code; slow down")
     # Quota first: a key that is out of credit must not make Easel fetch, decode or store anything.
     if not services.relight_quota.consume(owner.key_id, len(tasks)):
         raise RelightError(E.CREDIT_EXHAUSTED, f"this app code's quota of {services.relight_quota.limit} is used up")
-    return owner, tasks
+    return owner, tasks, callback
 
 
 async def _stage_all(services: Services, owner: Owner, result_key: str, tasks: list[RelightTaskIn]) -> list[dict]:
@@ -165,21 +175,34 @@ async def _stage_all(services: Services, owner: Owner, result_key: str, tasks: l
 
 
 def _create(request: Request, services: Services, owner: Owner, result_key: str, tasks: list[RelightTaskIn],
-            stored: list[dict]) -> JSONResponse:
+            stored: list[dict], callback: str | None) -> JSONResponse:
     seeds = [t.seed if t.seed is not None else random_seed() for t in tasks]
+    engine = _engine_fields(services)
     news = [
         NewTask(model=MODEL_NAME, function="relight", api="relight", batch_id=result_key, batch_index=i,
-                request={**urls, "positive_prompt": t.positive_prompt, "guidance_scale": t.guidance_scale,
+                request={**urls, **engine, **t.model_dump(include={"negative_prompt"}, exclude_none=True),
+                         "positive_prompt": t.positive_prompt, "guidance_scale": t.guidance_scale,
                          "steps": t.steps, "seed": seed})
         for i, (t, urls, seed) in enumerate(zip(tasks, stored, seeds, strict=True))
     ]
     services.store.create_many(owner, news)
+    if callback is not None:  # one delivery for the batch, once every task in it has ended
+        services.webhooks.register(RELIGHT, result_key, owner.key_id, callback, public_base_url(request))
     pool = request.app.state.pool
     if pool is not None:
         for _ in news:
             pool.wake()
     echoed = [{**_echo(t), "seed": seed, "status": "WAITING"} for t, seed in zip(tasks, seeds, strict=True)]
     return envelope({"result_key": result_key, "inference_num": len(tasks), "task_list": echoed})
+
+
+def _engine_fields(services: Services) -> dict[str, Any]:
+    """What the stored request says about the engine: {"generative": True} when IC-Light serves relight here
+    (decided at submit, from the same engines.toml the workers read), nothing for the CPU relight."""
+    try:
+        return {"generative": True} if uses_engine(services.engines) else {}
+    except EaselError as exc:
+        raise RelightError(E.NO_SERVICE, exc.message) from None
 
 
 def _echo(task: RelightTaskIn) -> dict[str, Any]:
@@ -251,8 +274,12 @@ def _query(request: Request, raw: bytes) -> JSONResponse:
     tasks = services.store.batch(result_key, owner)
     if not tasks:
         raise RelightError(E.NO_RESULT, f"no relight tasks under result_key {result_key!r} for this app code")
-    base = public_base_url(request)
-    items = [_task_view(services, t, base) for t in tasks]
+    return query_answer(services, result_key, tasks, public_base_url(request))
+
+
+def query_answer(services: Services, result_key: str, tasks: list[Task], base_url: str) -> JSONResponse:
+    """The query's answer for a batch (also the body of its webhook once every task has ended)."""
+    items = [_task_view(services, t, base_url) for t in tasks]
     data = {"result_key": result_key, "task_list": items}
     if all(t.status in (TaskStatus.FAILED, TaskStatus.CANCELED) for t in tasks):
         return envelope(data, E.JOB_FAILED.status, E.JOB_FAILED, f"{E.JOB_FAILED.message}: {items[0]['message']}")
@@ -266,6 +293,7 @@ def _task_view(services: Services, task: Task, base_url: str) -> dict[str, Any]:
         "guidance_scale": request["guidance_scale"],
         "steps": request["steps"],
         "seed": request["seed"],
+        **({"negative_prompt": request["negative_prompt"]} if request.get("negative_prompt") else {}),
         "status": STATUS_NAMES[TaskStatus(task.status)],
         "results": [],
     }

@@ -1,0 +1,1 @@
+"""Operations: request and task context for logs, JSON logging, access logs and Prometheus metrics."""

@@ -1,0 +1,174 @@
+"""The PostgreSQL queue: procrastinate 3.x jobs, one per task, taken by workers on any number of machines.
+
+- A job is deferred in the transaction that stores its task row (JobLink.defer, on Easel's own
+  connection), so a task is never stored without its job, nor a job without its task.
+- Each lane is a procrastinate queue; `easel worker` runs one procrastinate worker per lane it serves,
+  with the lane's concurrency, and CPU lanes share the core budget.
+- A job starts its task by the conditional PENDING -> RUNNING of the row: a job for a task that is no
+  longer PENDING (cancelled while queued, or run already) is dropped.
+- Jobs of dead workers (no heartbeat for EASEL_STALLED_AFTER_S) are retried by procrastinate's
+  stalled-job recovery, after their task row is put back to PENDING.
+- Cancelling goes through procrastinate's cancel/abort (procrastinate_cancel_job_v1): a queued job is
+  cancelled, a running one is asked to abort, which the engine's progress callback sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import procrastinate
+from procrastinate.job_context import JobContext
+from sqlalchemy import Connection, text
+
+from easel.observability.context import task_scope
+from easel.queue.inprocess import observe_end
+from easel.queue.lanes import LaneSpec, lane_spec, served_lanes
+from easel.services import Services
+from easel.tasks.worker import run_task
+
+log = logging.getLogger("easel.worker")
+
+JOB_NAME = "easel.run_task"
+HEARTBEAT_S = 2.0
+STALL_CHECK_S = 2.0
+
+_DEFER = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY("
+    " SELECT ROW(q, :job, p, NULL, NULL, jsonb_build_object('task_id', t), NULL)::procrastinate_job_to_defer_v1"
+    " FROM unnest(CAST(:queues AS text[]), CAST(:priorities AS integer[]), CAST(:tasks AS text[])) AS j(q, p, t)))"
+)
+_ABORT = text(
+    "SELECT procrastinate_cancel_job_v1(id, true, false) FROM procrastinate_jobs"
+    " WHERE status IN ('todo', 'doing') AND args->>'task_id' = :task"
+)
+
+
+class JobLink:
+    """What the task store does to the queue on PostgreSQL, in SQL on its own connection."""
+
+    def defer(self, conn: Connection, records: list[dict[str, Any]]) -> None:
+        pending = [r for r in records if r["status"] == "PENDING"]
+        if pending:
+            conn.execute(_DEFER, {"job": JOB_NAME, "queues": [r["lane"] for r in pending],
+                                  "priorities": [r["priority"] for r in pending], "tasks": [r["id"] for r in pending]})
+
+    def abort(self, conn: Connection, task_id: str) -> None:
+        conn.execute(_ABORT, {"task": task_id})
+
+
+def conninfo(database_url: str) -> str:
+    """libpq's form of a SQLAlchemy URL (postgresql+psycopg://… -> postgresql://…)."""
+    scheme, rest = database_url.split("://", 1)
+    return f"postgresql://{rest}" if scheme.startswith("postgres") else database_url
+
+
+class ProcrastinateQueue:
+    """This process's procrastinate workers: one per lane served, in a thread with its own event loop."""
+
+    def __init__(self, services: Services, size: int, lanes: Iterable[str] | None = None) -> None:
+        self.services = services
+        self.size = size
+        budget = services.settings.core_budget
+        self.lanes = served_lanes(services.engines, lanes)
+        self.specs = {name: lane_spec(name, services.engines, budget) for name in self.lanes}
+        self._cores = threading.BoundedSemaphore(budget)
+        self.prefix = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo(services.settings.database_url), min_size=1, max_size=len(self.lanes) + 4))
+        self.app.task(name=JOB_NAME, pass_context=True)(self._run_job)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True, name="easel-procrastinate")
+        self._ready = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(30)
+
+    def wake(self, lane: str | None = None) -> None:
+        """Nothing to do: a deferred job reaches the workers by LISTEN/NOTIFY."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout + 5)
+
+    # --- the worker thread ---------------------------------------------------------------------
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        async with self.app.open_async():
+            workers = [asyncio.create_task(self._lane_worker(spec)) for spec in self.specs.values()]
+            recovery = asyncio.create_task(self._recover_stalled())
+            self._ready.set()
+            await self._stopping.wait()
+            recovery.cancel()
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(recovery, *workers, return_exceptions=True)
+
+    async def _lane_worker(self, spec: LaneSpec) -> None:
+        await self.app.run_worker_async(
+            queues=[spec.name], concurrency=min(spec.concurrency, max(1, self.size)), name=f"easel-{spec.name}",
+            install_signal_handlers=False, update_heartbeat_interval=HEARTBEAT_S,
+            stalled_worker_timeout=self.services.settings.stalled_after_s, shutdown_graceful_timeout=5,
+            delete_jobs="successful",
+        )
+
+    async def _recover_stalled(self) -> None:
+        """Retry the jobs of workers that stopped sending heartbeats (killed, or their machine died)."""
+        manager = self.app.job_manager
+        while True:
+            await asyncio.sleep(STALL_CHECK_S)
+            try:
+                stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.services.settings.stalled_after_s)
+            except Exception:
+                log.exception("could not look for stalled jobs")
+                continue
+            for job in stalled:
+                task_id = str(job.task_kwargs.get("task_id", ""))
+                try:
+                    await asyncio.to_thread(self._reopen, task_id)
+                    await manager.retry_job(job)
+                    log.warning("job %s of task %s was stalled (its worker died); retried it", job.id, task_id)
+                except Exception:  # another worker recovered it first
+                    log.info("could not retry stalled job %s", job.id, exc_info=True)
+
+    def _reopen(self, task_id: str) -> None:
+        """RUNNING -> PENDING for the task of a stalled job (FAILED after too many crashed attempts)."""
+        store = self.services.store
+        for found_id, worker_id, _beat, attempts in store.running():
+            if found_id == task_id:
+                store.requeue(task_id, worker_id, attempts >= self.services.settings.max_task_attempts)
+                return
+
+    def _run_job(self, context: JobContext, task_id: str) -> None:
+        spec = self.specs[context.job.queue]
+        with self._core(spec):
+            task = self.services.store.start(task_id, f"{self.prefix}:{context.job.id}")
+            if task is None:
+                return  # no longer PENDING: cancelled while queued, or already run
+            started = time.monotonic()
+            with task_scope(task.id):  # its log lines carry the task id
+                run_task(self.services, task, aborted=context.should_abort)
+            observe_end(self.services, task, time.monotonic() - started)
+
+    @contextlib.contextmanager
+    def _core(self, spec: LaneSpec) -> Iterator[None]:
+        if not spec.cpu:
+            yield
+            return
+        with self._cores:
+            yield
