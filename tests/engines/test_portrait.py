@@ -52,6 +52,14 @@ def test_style_listing_matches_the_contract() -> None:
     assert all(s.name_en and len(s.method) > 40 and len(s.approximation) > 40 for s in STYLES)
 
 
+def test_styles_that_are_a_new_background_on_cpu_say_so_plainly() -> None:
+    """Issue 13: on CPU, 3D童话 and 二次元 are the photo with a new background; the listing must say that."""
+    for index in (1, 2):
+        note = STYLES[index].approximation
+        assert note.startswith("On CPU this is the photo itself on a new background"), note
+        assert "portrait_style" in note
+
+
 @pytest.mark.parametrize(
     ("size", "expected"),
     [((512, 768), (1536, 2304)), ((768, 512), (2304, 1536)), ((700, 700), (1536, 1536)), ((300, 450), (1536, 2304))],

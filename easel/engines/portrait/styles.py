@@ -515,8 +515,9 @@ STYLES: tuple[StyleInfo, ...] = (
         "highlights and soft clay banding, saturated warm/violet grading, eyes enlarged along the face "
         "mesh; background blurred into a pastel depth-of-field from neural style 12 with bokeh, "
         "star glints, rim light and bloom.",
-        "Approximated by smoothing plus toon/relief shading of the photo: no 3D re-rendering, no "
-        "cartoon proportions beyond slightly larger eyes, no fairy-tale scenery.",
+        "On CPU this is the photo itself on a new background: smoothing plus toon/relief shading of the "
+        "person, no 3D re-rendering, no cartoon proportions beyond slightly larger eyes, no fairy-tale "
+        "scenery. A generative portrait_style engine does the real restyle.",
     ),
     StyleInfo(
         2,
@@ -525,8 +526,9 @@ STYLES: tuple[StyleInfo, ...] = (
         "Smoothing and hard cel shading (three lightness bands in Lab), thin dark line art on the "
         "figure, brightened saturated colours, eyes enlarged along the face mesh; background "
         "flattened by median-cut quantisation under a painted blue sky with clouds.",
-        "Cel shading of the real photo: the face keeps its real shape and is not redrawn as an anime "
-        "character (no drawn eyes or hair strands).",
+        "On CPU this is the photo itself on a new background: cel shading of the real person, whose face "
+        "keeps its real shape and is not redrawn as an anime character (no drawn eyes or hair strands). A "
+        "generative portrait_style engine does the real restyle.",
     ),
     StyleInfo(
         3,
