@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,20 +224,32 @@ def postgres_schema_server(home: Path) -> Iterator[tuple[EaselServer, str, objec
     """An API-only server on a fresh schema of the test PostgreSQL: (server, key, admin engine, schema).
 
     The schema is dropped afterwards; tests may drop it earlier to break the database under the server."""
+    with postgres_schema() as (url, admin, schema):
+        srv = EaselServer(home, {"EASEL_DATABASE_URL": url, "EASEL_WORKERS": "0"})
+        key = srv.new_key()
+        srv.start()
+        try:
+            yield srv, key, admin, schema
+        finally:
+            srv.stop()
+
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[tuple[str, object, str]]:
+    """A fresh schema on the test PostgreSQL (trust auth, database `test`): (a database URL whose search_path
+    is that schema, an AUTOCOMMIT admin engine, the schema's name). Dropped afterwards, if still there."""
     from sqlalchemy import create_engine, text
 
-    schema = f"easel_test_{time.time_ns():x}"
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    schema = f"easel_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    srv = EaselServer(home, {"EASEL_DATABASE_URL": f"{url}?options=-csearch_path%3D{schema}", "EASEL_WORKERS": "0"})
-    key = srv.new_key()
-    srv.start()
     try:
-        yield srv, key, admin, schema
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}", admin, schema
     finally:
-        srv.stop()
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()

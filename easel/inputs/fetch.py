@@ -54,11 +54,8 @@ def _fetch_sync(url: str, policy: FetchPolicy) -> bytes:
             response_url, location, body = _fetch_hop(client, url, policy, deadline)
             if location is None:
                 return body
-            try:
-                url = urljoin(response_url, location)
-            except ValueError:
-                raise InvalidURL(f"The image URL redirected to a malformed location {_short(location)!r}.") from None
-    raise InvalidURL(f"Too many redirects (more than {MAX_REDIRECTS}) while fetching the image URL.")
+            url = _redirect_target(response_url, location)
+    raise _too_many_redirects()
 
 
 def _fetch_hop(
@@ -78,6 +75,18 @@ def _fetch_hop(
         raise InvalidURL(f"Timed out fetching the image URL ({policy.timeout_s:.0f} s limit).") from exc
     except httpx.HTTPError as exc:
         raise InvalidURL(f"Could not fetch the image URL: {exc.__class__.__name__}: {exc}.") from exc
+
+
+def _redirect_target(response_url: str, location: str) -> str:
+    """The next hop's URL (checked again by the next hop, like the first)."""
+    try:
+        return urljoin(response_url, location)
+    except ValueError:
+        raise InvalidURL(f"The image URL redirected to a malformed location {_short(location)!r}.") from None
+
+
+def _too_many_redirects() -> InvalidURL:
+    return InvalidURL(f"Too many redirects (more than {MAX_REDIRECTS}) while fetching the image URL.")
 
 
 async def fetch_url_async(url: str, policy: FetchPolicy) -> bytes:
@@ -100,11 +109,8 @@ async def _fetch_async(url: str, policy: FetchPolicy) -> bytes:
             response_url, location, body = await _fetch_hop_async(client, url, policy)
             if location is None:
                 return body
-            try:
-                url = urljoin(response_url, location)
-            except ValueError:
-                raise InvalidURL(f"The image URL redirected to a malformed location {_short(location)!r}.") from None
-    raise InvalidURL(f"Too many redirects (more than {MAX_REDIRECTS}) while fetching the image URL.")
+            url = _redirect_target(response_url, location)
+    raise _too_many_redirects()
 
 
 async def _fetch_hop_async(

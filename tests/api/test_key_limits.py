@@ -15,11 +15,9 @@ import httpx
 import pytest
 from dashscope import ImageSynthesis
 from PIL import Image
-from sqlalchemy import create_engine, text
 
-from tests.conftest import EaselServer, ImageHost, photo
+from tests.conftest import EaselServer, ImageHost, photo, postgres_schema
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CREATE = "/services/aigc/image2image/image-synthesis"
 MODEL = "wanx2.1-imageedit"
 
@@ -32,16 +30,8 @@ def two_nodes(home: Path, env: dict[str, str], database: str = "postgresql") -> 
     if database == "sqlite":
         yield from _start_two(home, {"EASEL_DATABASE_URL": f"sqlite:///{home / 'shared.db'}", **env})
         return
-    schema = f"easel_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield from _start_two(home, {"EASEL_DATABASE_URL": f"{POSTGRES}?options=-csearch_path%3D{schema}", **env})
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as (url, _admin, _schema):
+        yield from _start_two(home, {"EASEL_DATABASE_URL": url, **env})
 
 
 def _start_two(home: Path, env: dict[str, str]) -> Iterator[Nodes]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ from sqlalchemy import Engine, create_engine, text
 from easel.db import migrate
 from easel.tasks.db import Database
 from easel.tasks.models import Base
+from tests.conftest import POSTGRES, postgres_schema
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HERE = Path(__file__).parent
 
 
@@ -37,16 +36,8 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     if request.param == "sqlite":
         yield Target(f"sqlite:///{tmp_path / 'easel.db'}", "sqlite")
         return
-    schema = f"easel_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield Target(f"{POSTGRES}?options=-csearch_path%3D{schema}", "postgresql")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as (url, _admin, _schema):
+        yield Target(url, "postgresql")
 
 
 def differences(engine: Engine) -> list:

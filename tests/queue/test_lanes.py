@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from easel.engines.base import EngineTask
 from easel.engines.config import BackendConfig, EnginesConfig
@@ -17,9 +15,8 @@ from easel.queue.inprocess import LaneBook
 from easel.queue.lanes import GENERAL_LANE, lane_spec, served_lanes
 from easel.tasks.db import Database
 from easel.tasks.store import NewTask, Owner, TaskStore
-from tests.conftest import EaselServer, ImageHost, photo
+from tests.conftest import EaselServer, ImageHost, photo, postgres_schema
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ALICE, BOB = Owner("key-alice"), Owner("key-bob")
 EDIT = "wanx2.1-imageedit"
 
@@ -31,18 +28,12 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[TaskStore]:
         yield TaskStore(db)
         db.dispose()
         return
-    schema = f"easel_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = Database(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    try:
-        yield TaskStore(db)
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as (url, _admin, _schema):
+        db = Database(url)
+        try:
+            yield TaskStore(db)
+        finally:
+            db.dispose()
 
 
 def new(lane: str = "upscale", api: str = "dashscope") -> NewTask:

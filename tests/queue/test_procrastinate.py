@@ -13,29 +13,22 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.conftest import ROOT, EaselServer, ImageHost, photo
+from tests.conftest import ROOT, EaselServer, ImageHost, photo, postgres_schema
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EDIT = "wanx2.1-imageedit"
 STALLED_AFTER_S = 6
 
 
 @contextmanager
 def api_node(home: Path, **env: str) -> Iterator[tuple[EaselServer, str, object, str]]:
-    schema = f"easel_test_{time.time_ns():x}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    srv = EaselServer(home, {"EASEL_DATABASE_URL": f"{POSTGRES}?options=-csearch_path%3D{schema}",
-                             "EASEL_WORKERS": "0", "EASEL_STALLED_AFTER_S": str(STALLED_AFTER_S), **env})
-    srv.start()
-    try:
-        yield srv, srv.new_key(), admin, schema
-    finally:
-        srv.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as (url, admin, schema):
+        srv = EaselServer(home, {"EASEL_DATABASE_URL": url, "EASEL_WORKERS": "0",
+                                 "EASEL_STALLED_AFTER_S": str(STALLED_AFTER_S), **env})
+        srv.start()
+        try:
+            yield srv, srv.new_key(), admin, schema
+        finally:
+            srv.stop()
 
 
 def start_worker(srv: EaselServer, *args: str) -> subprocess.Popen:
@@ -160,41 +153,40 @@ def test_a_worker_takes_only_the_lanes_it_serves(tmp_path, image_host: ImageHost
         assert lanes == {upscale: "upscale", stylize: "stylize"}
 
 
+# tasks the in-process queue left on PostgreSQL: one queued, one orphaned by a dead worker, one alive
+LEGACY_QUEUE_ROWS = (
+    "INSERT INTO tasks (id, owner_key_id, workspace, api, batch_index, model, function, status, request,"
+    " submit_time, attempts, lane, priority, worker_id, heartbeat_at) VALUES"
+    " ('queued', 'k', '', 'dashscope', 0, 'm', 'f', 'PENDING', '{}', now(), 0, 'upscale', 0, NULL, NULL),"
+    " ('orphan', 'k', '', 'dashscope', 0, 'm', 'f', 'RUNNING', '{}', now(), 1, 'stylize', 0, 'h:1:x:0',"
+    "  now() - interval '1 hour'),"
+    " ('live', 'k', '', 'dashscope', 0, 'm', 'f', 'RUNNING', '{}', now(), 1, 'stylize', 0, 'h:2:x:0',"
+    "  now() AT TIME ZONE 'UTC')"
+)
+
+
 def test_tasks_queued_before_the_upgrade_get_their_jobs(tmp_path) -> None:
     from alembic import command
 
     from easel.db import migrate
 
-    schema = f"easel_test_{time.time_ns():x}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_engine(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    try:
-        config = migrate.alembic_config()
-        with engine.connect() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0004_queue_lanes")  # the in-process queue's last schema
-            conn.execute(text(
-                "INSERT INTO tasks (id, owner_key_id, workspace, api, batch_index, model, function, status, request,"
-                " submit_time, attempts, lane, priority, worker_id, heartbeat_at) VALUES"
-                " ('queued', 'k', '', 'dashscope', 0, 'm', 'f', 'PENDING', '{}', now(), 0, 'upscale', 0, NULL, NULL),"
-                " ('orphan', 'k', '', 'dashscope', 0, 'm', 'f', 'RUNNING', '{}', now(), 1, 'stylize', 0, 'h:1:x:0',"
-                "  now() - interval '1 hour'),"
-                " ('live', 'k', '', 'dashscope', 0, 'm', 'f', 'RUNNING', '{}', now(), 1, 'stylize', 0, 'h:2:x:0',"
-                "  now() AT TIME ZONE 'UTC')"))
-            conn.commit()
-        migrate.upgrade(engine)
-        with engine.connect() as conn:
-            jobs = dict(conn.execute(text("SELECT args->>'task_id', queue_name FROM procrastinate_jobs")).all())
-            states = dict(conn.execute(text("SELECT id, status FROM tasks")).all())
-        assert jobs == {"queued": "upscale", "orphan": "stylize"}
-        assert states == {"queued": "PENDING", "orphan": "PENDING", "live": "RUNNING"}
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as (url, _admin, _schema):
+        engine = create_engine(url)
+        try:
+            config = migrate.alembic_config()
+            with engine.connect() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "0004_queue_lanes")  # the in-process queue's last schema
+                conn.execute(text(LEGACY_QUEUE_ROWS))
+                conn.commit()
+            migrate.upgrade(engine)
+            with engine.connect() as conn:
+                jobs = dict(conn.execute(text("SELECT args->>'task_id', queue_name FROM procrastinate_jobs")).all())
+                states = dict(conn.execute(text("SELECT id, status FROM tasks")).all())
+            assert jobs == {"queued": "upscale", "orphan": "stylize"}
+            assert states == {"queued": "PENDING", "orphan": "PENDING", "live": "RUNNING"}
+        finally:
+            engine.dispose()
 
 
 def test_a_server_with_its_own_workers_runs_tasks_through_procrastinate(tmp_path, image_host: ImageHost) -> None:

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from easel.tasks.db import Database
 from easel.tasks.models import TaskStatus
 from easel.tasks.store import NewTask, Outcome, Owner, TaskFilter, TaskStore, utcnow
+from tests.conftest import postgres_schema
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ALICE = Owner("key-alice")
 BOB = Owner("key-bob")
 
@@ -26,18 +25,12 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[TaskStore]:
         yield TaskStore(db)
         db.dispose()
         return
-    schema = f"easel_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = Database(f"{POSTGRES}?options=-csearch_path%3D{schema}")
-    try:
-        yield TaskStore(db)
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as (url, _admin, _schema):
+        db = Database(url)
+        try:
+            yield TaskStore(db)
+        finally:
+            db.dispose()
 
 
 def new(model: str = "wanx2.1-imageedit") -> NewTask:

@@ -188,9 +188,12 @@ class DiffusionBackend(Backend):
 
     @property
     def path(self) -> Path | None:
-        if not self.config.weights:
-            return None
-        return weights_path(self.config.weights, self.models_dir or DiffusionBackend.default_models_dir)
+        return self.resolve(self.config.weights) if self.config.weights else None
+
+    def resolve(self, ref: str) -> Path:
+        """Where a weight field of the table (weights, controlnet, ip_adapter, fc, …) is on disk: the path, or
+        (a part of) a hub repo pulled into the models folder."""
+        return weights_path(ref, self.models_dir or DiffusionBackend.default_models_dir)
 
     def check(self) -> str | None:
         if self.path is None:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from PIL import Image
 
 from easel.engines.base import EngineRequest, EngineTask
-from easel.engines.config import is_hub_id, weights_path
+from easel.engines.config import is_hub_id
 from easel.engines.diffusion.common import DiffusionBackend
 
 DEFAULT_SCALE = 1.0
@@ -47,9 +47,7 @@ class ControlNetBackend(DiffusionBackend):
 
     @property
     def controlnet_path(self) -> Path | None:
-        if not self.config.controlnet:
-            return None
-        return weights_path(self.config.controlnet, self.models_dir or DiffusionBackend.default_models_dir)
+        return self.resolve(self.config.controlnet) if self.config.controlnet else None
 
     def check(self) -> str | None:
         return super().check() or self._scale_problem() or self._controlnet_problem()

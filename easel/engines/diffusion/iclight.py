@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from easel.engines.base import EngineContext, EngineRequest, EngineTask
-from easel.engines.config import is_hub_id, weights_path
+from easel.engines.config import is_hub_id
 from easel.engines.diffusion.common import DiffusionBackend, Entry, Job
 from easel.errors import EngineUnavailable, InvalidParameter
 
@@ -284,7 +284,7 @@ class IcLight(DiffusionBackend):
         for mode in MODE_CHANNELS:
             value = getattr(self.config, mode)
             if value:
-                path = weights_path(value, self.models_dir or DiffusionBackend.default_models_dir)
+                path = self.resolve(value)
                 files[mode] = path / PUBLISHED_FILES[mode] if path.is_dir() else path
         return files
 

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from easel.engines.base import EngineTask
-from easel.engines.config import is_hub_id, weights_path
 from easel.engines.diffusion.common import DiffusionBackend, Entry, Job
 from easel.engines.diffusion.references import ReferenceGeneration, reference_images, reference_weight
 
@@ -55,21 +54,12 @@ class SdxlIpAdapter(ReferenceGeneration, DiffusionBackend):
 
     # --- where the second weights are ----------------------------------------------------------------------
 
-    def _resolve(self, value: str) -> Path:
-        models = self.models_dir or DiffusionBackend.default_models_dir
-        path = weights_path(value, models)
-        parts = value.split("/")
-        if not path.exists() and len(parts) > 2 and is_hub_id("/".join(parts[:2])) and models is not None:
-            # a file or folder inside a pulled repo: "h94/IP-Adapter/sdxl_models/ip-adapter_sdxl.safetensors"
-            return models / value
-        return path
-
     def adapter_file(self) -> tuple[Path | None, str | None]:
         """The adapter's weights file, or why there is none."""
         if not self.config.ip_adapter:
             return None, (f"{self.name}: no IP-Adapter configured; set ip_adapter = \"/path/to/ip-adapter_sdxl"
                           ".safetensors\" (or its folder) in its table.")
-        path = self._resolve(self.config.ip_adapter)
+        path = self.resolve(self.config.ip_adapter)
         if not path.exists():
             return None, f"{self.name}: the IP-Adapter {path} does not exist."
         if path.is_dir():
@@ -91,7 +81,7 @@ class SdxlIpAdapter(ReferenceGeneration, DiffusionBackend):
 
     def encoder_path(self, adapter: Path) -> Path:
         if self.config.image_encoder:
-            return self._resolve(self.config.image_encoder)
+            return self.resolve(self.config.image_encoder)
         return adapter.parent / "image_encoder"
 
     def scale(self, weight: float | None) -> float:
