@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _keyring():
     from easel.auth.keys import KeyRing
-    from easel.tasks.db import Database
+    from easel.db.session import Database
 
     settings = load_settings()
     return KeyRing(Database(settings.database_url, settings.auto_migrate))
@@ -191,7 +191,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _first_key(settings) -> None:
     """On a first start with no keys, create one and print it once."""
     from easel.auth.keys import KeyRing
-    from easel.tasks.db import Database
+    from easel.db.session import Database
 
     db = Database(settings.database_url, settings.auto_migrate)
     try:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from easel.auth.keys import KeyRing
 from easel.auth.limits import KeyLimits, NonceGuard, Quota, TokenBucket
 from easel.config import Settings
+from easel.db.session import Database
 from easel.engines.config import load_engines_config
 from easel.engines.manager import Engines
 from easel.inputs.fetch import FetchPolicy
 from easel.inputs.sources import InputResolver
 from easel.queue import job_link
 from easel.storage import BlobStore, make_blob_store
-from easel.tasks.db import Database
 from easel.tasks.store import TaskStore
 from easel.webhooks.store import WebhookStore
 

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from easel.api.common import authenticate_async, new_request_id, public_base_url, services_of
 from easel.api.dashscope.render import UrlMaker, task_body, unknown_task_body
 from easel.api.dashscope.router import TERMINAL
-from easel.tasks.models import Task, TaskStatus
+from easel.db.models import Task, TaskStatus
 from easel.tasks.store import Owner
 
 router = APIRouter()

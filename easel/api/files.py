@@ -21,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 
 from easel.api.common import authenticate, new_request_id, public_base_url, services_of
 from easel.api.upload_form import UploadStream
+from easel.db.models import Blob
 from easel.errors import AccessDenied, EaselError, InvalidParameter, ResourceNotFound
 from easel.inputs.sources import UPLOAD_PREFIX
 from easel.storage import sign, verify_signature
-from easel.tasks.models import Blob
 
 router = APIRouter()
 

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from easel.tasks.db import Database
-from easel.tasks.models import ApiKey
+from easel.db.models import ApiKey
+from easel.db.session import Database
 from easel.tasks.store import utcnow
 
 KEY_PREFIX = "sk-"

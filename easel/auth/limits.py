@@ -16,9 +16,9 @@ from anyio import to_thread
 from sqlalchemy import CursorResult, TextClause, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from easel.db.models import Nonce, QuotaUsage, TaskStatus
+from easel.db.session import Database
 from easel.errors import Throttling
-from easel.tasks.db import Database
-from easel.tasks.models import Nonce, QuotaUsage, TaskStatus
 from easel.tasks.store import utcnow
 
 

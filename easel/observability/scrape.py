@@ -17,9 +17,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from easel.catalog.registry import MODELS
+from easel.db.models import Task, TaskStatus
+from easel.db.session import Database
 from easel.errors import InvalidApiKey
-from easel.tasks.db import Database
-from easel.tasks.models import Task, TaskStatus
 
 
 class QueueDepth(Collector):

@@ -20,11 +20,11 @@ import threading
 import time
 from collections.abc import Iterable
 
+from easel.db.models import Task
 from easel.observability.context import task_scope
 from easel.observability.metrics import observe_task_end
 from easel.queue.lanes import LaneSpec, lane_spec, served_lanes
 from easel.services import Services
-from easel.tasks.models import Task
 from easel.tasks.store import Candidate, utcnow
 from easel.tasks.worker import run_task
 

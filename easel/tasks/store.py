@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from easel.db.models import Blob, Task, TaskSignal, TaskStatus
+from easel.db.session import Database
 from easel.ids import new_id
-from easel.tasks.db import Database
-from easel.tasks.models import Blob, Task, TaskSignal, TaskStatus
 
 
 def utcnow() -> datetime:

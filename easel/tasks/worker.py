@@ -18,11 +18,11 @@ from PIL import Image
 
 from easel.catalog.registry import find_model
 from easel.config import Settings
+from easel.db.models import Task
 from easel.engines.base import EngineRequest, EngineTask, TaskCanceled
 from easel.errors import EaselError
 from easel.inputs.decode import ImageLimits
 from easel.services import Services
-from easel.tasks.models import Task
 from easel.tasks.store import Outcome
 
 log = logging.getLogger("easel.worker")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from easel.config import Settings
+from easel.db.session import Database
 from easel.errors import EaselError
-from easel.tasks.db import Database
 from easel.webhooks.callbacks import vet_callback
 from easel.webhooks.store import WebhookStore
 

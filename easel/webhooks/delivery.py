@@ -23,12 +23,12 @@ from datetime import timedelta
 import certifi
 import httpx
 
+from easel.db.models import WebhookDelivery
 from easel.errors import EaselError
 from easel.inputs.fetch import vet_destination
 from easel.observability.context import task_scope
 from easel.observability.metrics import WEBHOOK_DELIVERIES
 from easel.services import Services
-from easel.tasks.models import WebhookDelivery
 from easel.tasks.store import utcnow
 from easel.webhooks.signing import SIGNATURE_HEADER, signature
 from easel.webhooks.store import DELIVERED, FAILED, PENDING, Due, WebhookStore

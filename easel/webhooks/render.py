@@ -6,9 +6,9 @@ import json
 
 from easel.api.dashscope.render import UrlMaker, task_body
 from easel.api.relight.router import query_answer
+from easel.db.models import WebhookDelivery
 from easel.ids import new_id
 from easel.services import Services
-from easel.tasks.models import WebhookDelivery
 from easel.tasks.store import Owner
 from easel.webhooks.delivery import Renderer
 from easel.webhooks.store import RELIGHT, TASK

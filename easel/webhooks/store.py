@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from easel.db.models import ApiKey, KeyWebhook, Task, TaskStatus, WebhookDelivery
+from easel.db.session import Database
 from easel.ids import new_id
-from easel.tasks.db import Database
-from easel.tasks.models import ApiKey, KeyWebhook, Task, TaskStatus, WebhookDelivery
 from easel.tasks.store import utcnow
 from easel.webhooks.signing import new_secret
 

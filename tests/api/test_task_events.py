@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from easel.tasks.db import Database
+from easel.db.session import Database
 from easel.tasks.store import Outcome, TaskStore
 from tests.conftest import EaselServer, photo, png_bytes
 

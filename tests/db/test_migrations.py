@@ -15,8 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, text
 
 from easel.db import migrate
-from easel.tasks.db import Database
-from easel.tasks.models import Base
+from easel.db.models import Base
+from easel.db.session import Database
 from tests.conftest import POSTGRES, postgres_schema
 
 HERE = Path(__file__).parent

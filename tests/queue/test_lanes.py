@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from easel.db.session import Database
 from easel.engines.base import EngineTask
 from easel.engines.config import BackendConfig, EnginesConfig
 from easel.engines.manager import Engines
 from easel.queue.inprocess import LaneBook
 from easel.queue.lanes import GENERAL_LANE, lane_spec, served_lanes
-from easel.tasks.db import Database
 from easel.tasks.store import NewTask, Owner, TaskStore
 from tests.conftest import EaselServer, ImageHost, photo, postgres_schema
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from easel.tasks.db import Database
-from easel.tasks.models import TaskStatus
+from easel.db.models import TaskStatus
+from easel.db.session import Database
 from easel.tasks.store import NewTask, Outcome, Owner, TaskFilter, TaskStore, utcnow
 from tests.conftest import postgres_schema
 

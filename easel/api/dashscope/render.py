@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from easel.db.models import Task, TaskStatus
 from easel.storage import BlobStore
-from easel.tasks.models import Task, TaskStatus
 
 
 def format_time(value: datetime | None) -> str | None:

@@ -17,11 +17,11 @@ from easel.api.common import authenticate, authenticate_async, json_body, new_re
 from easel.api.dashscope.render import UrlMaker, list_item, task_body, unknown_task_body
 from easel.catalog.base import CatalogModel, ValidRequest
 from easel.catalog.registry import MODELS, find_model
+from easel.db.models import Task, TaskStatus
 from easel.errors import AccessDenied, EaselError, InvalidParameter, UnsupportedOperation
 from easel.inputs.sources import check_url
 from easel.observability.context import note_task
 from easel.queue.lanes import lane_of
-from easel.tasks.models import Task, TaskStatus
 from easel.tasks.store import NewTask, Owner, TaskFilter, utcnow
 from easel.webhooks.callbacks import callback_of, refuse_callback_on_sync_call, register_callback
 

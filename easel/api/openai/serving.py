@@ -37,11 +37,11 @@ from easel.catalog.base import CatalogModel
 from easel.catalog.registry import find_model
 from easel.catalog.wanx_imageedit import Function
 from easel.catalog.wanx_x_painting import SIZES as XPAINTING_SIZES
+from easel.db.models import Task, TaskStatus
 from easel.errors import EaselError
 from easel.inputs.sources import UPLOAD_PREFIX
 from easel.queue.lanes import lane_of
 from easel.services import Services
-from easel.tasks.models import Task, TaskStatus
 from easel.tasks.store import NewTask, Owner, utcnow
 
 # Tasks behind OpenAI calls: run by workers like any task, never listed by the DashScope routes.

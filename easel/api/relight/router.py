@@ -23,13 +23,13 @@ from easel.api.relight import errors as E
 from easel.api.relight.errors import RelightError, code_for
 from easel.api.relight.protocol import RelightTaskIn, parse_result_key, parse_task_list
 from easel.catalog.relight import IMAGE_LIMITS, MODEL_NAME, check_pair, uses_engine
+from easel.db.models import Task, TaskStatus
 from easel.errors import EaselError
 from easel.ids import new_id, random_seed
 from easel.inputs.decode import decode_image
 from easel.inputs.sources import UPLOAD_PREFIX, check_url
 from easel.observability.context import request_id
 from easel.services import Services
-from easel.tasks.models import Task, TaskStatus
 from easel.tasks.store import NewTask, Owner
 from easel.webhooks.callbacks import callback_of_sync
 from easel.webhooks.signing import CALLBACK_HEADER

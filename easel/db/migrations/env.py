@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from easel.tasks.models import Base
+from easel.db.models import Base
 
 config = context.config
 
