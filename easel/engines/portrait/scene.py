@@ -1,4 +1,4 @@
-"""The working picture a style paints on: the photo at working size plus where the face and the person are."""
+"""The working picture a style paints on: the photo at working size plus where the face and the subject are."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from easel.engines.face import FaceBox, face_landmarks
 from easel.engines.lazy import Lazy
+from easel.engines.portrait.subject import subject_matte
 
 # Mesh points around the eyes, brows and lips: the features that make a face recognisable.
 _RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
@@ -38,7 +39,9 @@ class Scene:
     rgb: np.ndarray
     face: np.ndarray  # the face oval, feathered
     features: np.ndarray  # eyes, brows and lips, feathered
-    person: np.ndarray  # the whole person (hair, body), feathered
+    # What stays in front of a new background: the person (hair, body) and everything joined to them
+    # that is not clearly background (a held camera, its tripod, a guitar, a pet), feathered.
+    subject: np.ndarray
     face_box: FaceBox
     eyes: tuple[tuple[float, float], ...]  # eye centres from the face mesh; empty when the mesh missed
     seed: int
@@ -50,7 +53,7 @@ class Scene:
 
     @property
     def background(self) -> np.ndarray:
-        return 1.0 - self.person
+        return 1.0 - self.subject
 
     def rng(self, salt: int) -> np.random.Generator:
         """A generator per use, so every random layer is fixed by the seed alone."""
@@ -58,7 +61,7 @@ class Scene:
 
 
 def build_scene(work_rgb: np.ndarray, face_box: FaceBox, seed: int) -> Scene:
-    """Find the face mesh and the person in the working-size photo (uint8 RGB)."""
+    """Find the face mesh and the subject in the working-size photo (uint8 RGB)."""
     points = face_landmarks(work_rgb)
     face_mask, feature_mask = _face_masks(work_rgb.shape[:2], points, face_box)
     person = np.maximum(_person_mask(work_rgb), face_mask)
@@ -67,7 +70,7 @@ def build_scene(work_rgb: np.ndarray, face_box: FaceBox, seed: int) -> Scene:
         rgb=work_rgb.astype(np.float32) / 255.0,
         face=face_mask,
         features=feature_mask,
-        person=person,
+        subject=subject_matte(work_rgb, person),
         face_box=face_box,
         eyes=eyes,
         seed=seed,

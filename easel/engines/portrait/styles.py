@@ -76,8 +76,8 @@ def vertical_gradient(shape: tuple[int, int], top: tuple, bottom: tuple) -> np.n
 
 
 def rim(scene: Scene, width: float) -> np.ndarray:
-    """A band just inside the person's outline, for rim light."""
-    return np.clip((scene.person - f.blur(scene.person, width)) * 3.0, 0.0, 1.0)
+    """A band just inside the subject's outline, for rim light."""
+    return np.clip((scene.subject - f.blur(scene.subject, width)) * 3.0, 0.0, 1.0)
 
 
 def face_centre(scene: Scene) -> tuple[float, float]:
@@ -173,7 +173,7 @@ def paint_fairy_tale(scene: Scene) -> np.ndarray:
     dreamy = f.bloom(dreamy, 0.6, 16 * u, 0.7)
     stars = decor.star_sparkles(dreamy.shape[:2], scene.rng(12), 30, 14 * u) * (1.0 - scene.face)
     dreamy = f.screen(dreamy, stars[:, :, None] * np.asarray((1.0, 0.95, 0.8), np.float32))
-    out = f.mix(dreamy, person, scene.person)
+    out = f.mix(dreamy, person, scene.subject)
     out = f.screen(out, rim(scene, 5 * u)[:, :, None] * np.asarray((1.0, 0.85, 0.6), np.float32) * 0.5)
     out = enlarge_eyes(out, scene, 0.22)
     return out * f.vignette(out.shape[:2], 0.3)[:, :, None]
@@ -191,9 +191,9 @@ def paint_anime(scene: Scene) -> np.ndarray:
     sky = _anime_sky(scene)
     flat_bg = f.levels(quantize(f.smooth(base, 40 * u, 0.3), 10), -0.1, 1.0, 1.2)
     backdrop = f.mix(flat_bg, sky, 0.7)
-    out = f.mix(backdrop, person, scene.person)
+    out = f.mix(backdrop, person, scene.subject)
     # Line art belongs to the figure; on grass or gravel the same filter only makes speckle.
-    lines = f.ink_lines(f.luma(base), 1.1 * u, 0.008, 45.0) * (0.3 + 0.7 * scene.person)
+    lines = f.ink_lines(f.luma(base), 1.1 * u, 0.008, 45.0) * (0.3 + 0.7 * scene.subject)
     out = out * (1.0 - 0.85 * lines[:, :, None] * np.asarray((0.75, 0.8, 0.8), np.float32))
     return enlarge_eyes(out, scene, 0.25)
 
@@ -229,7 +229,7 @@ def paint_fresh(scene: Scene) -> np.ndarray:
     for k, colour in enumerate((MINT * 0.85, BLUSH * 0.92)):
         petals = decor.light_dots((h, w), scene.rng(11 + k), 25, (6 * u, 16 * u), 3 * u)
         backdrop = f.mix(backdrop, colour, petals * 0.7)
-    out = f.mix(backdrop, person, scene.person)
+    out = f.mix(backdrop, person, scene.subject)
     return f.bloom(out, 0.7, 20 * u, 0.4)
 
 
@@ -267,7 +267,7 @@ def paint_futuristic(scene: Scene) -> np.ndarray:
     backdrop = f.duotone(neural(scene.rgb, 19, scale=0.5), (0.01, 0.0, 0.06), (0.4, 0.75, 1.0), (0.1, 0.1, 0.35)) * 0.8
     grid = decor.grid_lines((h, w), 40 * u, 0.62)
     backdrop = f.screen(backdrop, f.blur(grid, 1.0 * u)[:, :, None] * MAGENTA * 0.7)
-    out = f.mix(backdrop, person, scene.person)
+    out = f.mix(backdrop, person, scene.subject)
     out = f.screen(out, rim(scene, 6 * u)[:, :, None] * neon * 0.9)
     hud = decor.hud_rings((h, w), face_centre(scene), max(scene.face_box.width, scene.face_box.height) * 1.3)
     out = f.screen(out, (hud + f.blur(hud, 3 * u))[:, :, None] * CYAN * 0.55)
@@ -295,10 +295,10 @@ def paint_ink_painting(scene: Scene) -> np.ndarray:
     base = f.smooth(scene.rgb, 18 * u, 0.15)
     gray = f.luma(base)
     wash = 1.0 - f.luma(neural_with_image(base, "ink_wash_style.png"))
-    wash = np.clip((wash - 0.12) / 0.75, 0.0, 1.0) * (0.35 + 0.65 * scene.person)
+    wash = np.clip((wash - 0.12) / 0.75, 0.0, 1.0) * (0.35 + 0.65 * scene.subject)
     pigment = f.blur(f.saturate(base, 0.55), 4 * u)
-    pigment = f.mix(np.ones_like(pigment), pigment / np.maximum(f.luma(pigment)[:, :, None], 0.25), 0.3 * scene.person)
-    lines = f.ink_lines(gray, 2.0 * u, 0.006, 35.0) * (0.25 + 0.75 * scene.person)
+    pigment = f.mix(np.ones_like(pigment), pigment / np.maximum(f.luma(pigment)[:, :, None], 0.25), 0.3 * scene.subject)
+    lines = f.ink_lines(gray, 2.0 * u, 0.006, 35.0) * (0.25 + 0.75 * scene.subject)
     lines = np.maximum(lines, f.blur(lines, 1.5 * u) * 1.3)
     paper = XUAN_PAPER * decor.paper(gray.shape, scene.rng(5), u)[:, :, None]
     painted = paper * np.clip(pigment, 0.0, 1.3) * (1.0 - 0.95 * wash[:, :, None])
@@ -351,7 +351,7 @@ def paint_general(scene: Scene) -> np.ndarray:
     backdrop = f.screen(backdrop, glow * np.asarray((0.9, 0.35, 0.05), np.float32))
     embers = decor.light_dots((h, w), scene.rng(7), 160, (1.0 * u, 3.0 * u), 0.8 * u)
     backdrop = f.screen(backdrop, embers[:, :, None] * np.asarray((1.0, 0.55, 0.15), np.float32))
-    out = f.mix(backdrop, person, scene.person)
+    out = f.mix(backdrop, person, scene.subject)
     out = f.screen(out, rim(scene, 8 * u)[:, :, None] * np.asarray((1.0, 0.5, 0.15), np.float32) * 0.6)
     return out * f.vignette((h, w), 0.65)[:, :, None]
 
@@ -381,7 +381,7 @@ def paint_vivid_cartoon(scene: Scene) -> np.ndarray:
     rays = decor.sunburst((h, w), (cx, cy), 14, twist=0.6)
     burst = f.mix(POP_B, POP_A, rays[:, :, None])
     backdrop = f.mix(flat, burst, 0.75)
-    out = f.mix(backdrop, person, scene.person)
+    out = f.mix(backdrop, person, scene.subject)
     ink = f.ink_lines(f.luma(base), 1.8 * u, 0.005, 50.0)
     ink = np.maximum(ink, np.clip(rim(scene, 2.5 * u) * 1.5, 0, 1))
     return out * (1.0 - ink[:, :, None])
@@ -403,7 +403,7 @@ def paint_elegant(scene: Scene) -> np.ndarray:
     celadon = f.split_tone(soft, (0.4, 0.56, 0.53), (0.56, 0.53, 0.5), 0.5)
     ivory = f.split_tone(soft, (0.52, 0.48, 0.47), (0.56, 0.52, 0.48), 0.3)
     # Celadon belongs to the cloth and the ground; skin and hair stay ivory and warm.
-    soft = f.mix(celadon, ivory, np.clip(scene.face * 1.5 + scene.person * 0.5, 0.0, 1.0))
+    soft = f.mix(celadon, ivory, np.clip(scene.face * 1.5 + scene.subject * 0.5, 0.0, 1.0))
     wet_edges = np.abs(fills - f.blur(fills, 5 * u)).mean(axis=2)
     soft = soft * (1.0 - np.clip(wet_edges * 1.5, 0.0, 0.2))[:, :, None]
     gentle = f.levels(f.saturate(base, 0.75), -0.12, 1.0, 1.2)
@@ -414,8 +414,8 @@ def paint_elegant(scene: Scene) -> np.ndarray:
     porcelain = neural(f.blur(scene.rgb, 2 * u), 24, 0.5, scale=0.5)
     backdrop = f.mix(SILK, f.saturate(f.blur(porcelain, 2 * u), 0.6), 0.3)
     backdrop = f.mix(backdrop, SILK, mist[:, :, None] * 0.6)
-    out = f.mix(backdrop, person, scene.person)
-    lines = f.ink_lines(f.luma(base), 0.9 * u, 0.005, 40.0) * (0.2 + 0.8 * scene.person)
+    out = f.mix(backdrop, person, scene.subject)
+    lines = f.ink_lines(f.luma(base), 0.9 * u, 0.005, 40.0) * (0.2 + 0.8 * scene.subject)
     return f.mix(out, FINE_LINE, lines * 0.8) * SILK / SILK.max()
 
 
@@ -456,7 +456,7 @@ def paint_new_year(scene: Scene) -> np.ndarray:
         backdrop = f.screen(backdrop, burst[:, :, None] * colour)
     sparkle = decor.light_dots((h, w), scene.rng(10), 90, (2 * u, 9 * u), 2 * u)
     backdrop = f.screen(backdrop, sparkle[:, :, None] * GOLD * 0.8)
-    out = f.mix(backdrop, person, scene.person)
+    out = f.mix(backdrop, person, scene.subject)
     out = f.screen(out, rim(scene, 8 * u)[:, :, None] * GOLD * 0.5)
     return f.bloom(out, 0.65, 12 * u, 0.6)
 
