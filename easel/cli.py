@@ -181,7 +181,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items()
                  if v is not None}
     settings = load_settings().with_overrides(**overrides)
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
     _first_key(settings)
     app = create_app(settings)
     serve(app, settings)  # uvicorn with header/body/keep-alive timeouts for slow clients
@@ -224,7 +224,7 @@ def _worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.metrics_port is not None:
         settings = settings.with_overrides(metrics_port=args.metrics_port)
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
     services = Services.build(settings)
     if settings.metrics_port:
         serve_worker_metrics(settings.host, settings.metrics_port)

@@ -31,6 +31,7 @@ def _env_list(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
 
@@ -74,6 +75,8 @@ class Settings:
     # Logs: "text" (human-readable) or "json" (one object per line). The access log (a line per request)
     # is off by default: it costs ~25 µs a request, over a tenth of a create's time.
     log_format: str = "text"
+    # The root level: INFO includes procrastinate's two lines per job; WARNING keeps only problems.
+    log_level: str = "INFO"
     access_log: bool = False
     # GET /metrics: open when empty, else it requires "Authorization: Bearer <metrics_token>".
     metrics_token: str = field(repr=False, default="")
@@ -130,6 +133,7 @@ def load_settings() -> Settings:
         http_body_timeout_s=_env_float("EASEL_HTTP_BODY_TIMEOUT_S", 120.0),
         http_keepalive_timeout_s=_env_float("EASEL_HTTP_KEEPALIVE_TIMEOUT_S", 5.0),
         log_format=_env("EASEL_LOG_FORMAT", "text").lower(),
+        log_level=_env("EASEL_LOG_LEVEL", "INFO").upper(),
         access_log=_env("EASEL_ACCESS_LOG", "0").lower() in ("1", "true", "yes", "on"),
         metrics_token=os.environ.get("EASEL_METRICS_TOKEN", "").strip(),
         metrics_port=_env_int("EASEL_METRICS_PORT", 0),
@@ -144,6 +148,8 @@ def load_settings() -> Settings:
     validate_allowlist(settings.url_allowlist)
     if settings.log_format not in LOG_FORMATS:
         raise ValueError(f"EASEL_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {settings.log_format!r}.")
+    if settings.log_level not in LOG_LEVELS:
+        raise ValueError(f"EASEL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}.")
     return replace(settings, secret_key=_load_secret(settings))
 
 

@@ -69,7 +69,7 @@ class TextFormatter(logging.Formatter):
         return f"{first} {' '.join(ids)}{newline}{rest}"
 
 
-def configure_logging(log_format: str, level: int = logging.INFO) -> None:
+def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
     """Replace the root handlers with one that writes `log_format` ("text" or "json") to stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ContextFilter())

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from easel.db.models import Task
+from easel.db.models import Task, TaskStatus
 from easel.observability.context import task_scope
 from easel.observability.metrics import observe_task_end
 from easel.queue.lanes import LaneSpec, lane_spec, served_lanes
@@ -126,9 +126,10 @@ class InProcessQueue:
                 self._idle()
                 continue
             started = time.monotonic()
+            ended: TaskStatus | None = None
             try:
                 with task_scope(task.id):  # its log lines carry the task id
-                    run_task(self.services, task)
+                    ended = run_task(self.services, task)
             except Exception:  # the store itself failed; the task is requeued at next start
                 log.exception("could not record the end of task %s", task.id)
             finally:
@@ -136,7 +137,7 @@ class InProcessQueue:
                     self.book.release(task)
                     self._running.pop(worker_id, None)
                     self._changed.notify_all()  # a lane or a core came free
-                observe_end(self.services, task, time.monotonic() - started)
+                observe_end(self.services, task, ended, time.monotonic() - started)
 
     def _claim(self, worker_id: str) -> Task | None:
         """Under the lock, so two threads never both take a lane's last place."""
@@ -197,12 +198,15 @@ class InProcessQueue:
                 log.exception("heartbeat failed")
 
 
-def observe_end(services: Services, task: Task, seconds: float) -> None:
-    try:
-        status = services.store.status_of(task.id)
-    except Exception:  # metrics must never break the worker loop
-        log.exception("could not read the end of task %s for metrics", task.id)
-        return
+def observe_end(services: Services, task: Task, status: str | None, seconds: float) -> None:
+    """Task-end metrics. `status`: what run_task recorded; None (the row moved on, or the store failed): ask the
+    row (a query per task is a tenth of a fast-failing task's cost, so only then)."""
+    if status is None:
+        try:
+            status = services.store.status_of(task.id)
+        except Exception:  # metrics must never break the worker loop
+            log.exception("could not read the end of task %s for metrics", task.id)
+            return
     observe_task_end(task.model, task.function or "", status or "", seconds)
 
 

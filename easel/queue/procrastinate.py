@@ -22,13 +22,17 @@ import secrets
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import procrastinate
+import psycopg
+import psycopg_pool
 from procrastinate.job_context import JobContext
 from sqlalchemy import Connection, text
 
+from easel.db.session import PING_AFTER_IDLE_S
 from easel.observability.context import task_scope
 from easel.queue.inprocess import observe_end
 from easel.queue.lanes import LaneSpec, lane_spec, served_lanes
@@ -71,6 +75,24 @@ def conninfo(database_url: str) -> str:
     return f"postgresql://{rest}" if scheme.startswith("postgres") else database_url
 
 
+_idle_since: weakref.WeakKeyDictionary[psycopg.AsyncConnection, float] = weakref.WeakKeyDictionary()
+
+
+def pool_pinging_when_idle(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
+    """procrastinate's pool, checking only connections idle for PING_AFTER_IDLE_S: its default check pings
+    before every query, two extra round trips per job (as easel.db.session does for SQLAlchemy's pool)."""
+    return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": _check_when_idle, "reset": _stamp_idle})
+
+
+async def _check_when_idle(conn: psycopg.AsyncConnection) -> None:
+    if time.monotonic() - _idle_since.get(conn, 0.0) >= PING_AFTER_IDLE_S:
+        await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+
+
+async def _stamp_idle(conn: psycopg.AsyncConnection) -> None:
+    _idle_since[conn] = time.monotonic()
+
+
 class ProcrastinateQueue:
     """This process's procrastinate workers: one per lane served, in a thread with its own event loop."""
 
@@ -83,7 +105,8 @@ class ProcrastinateQueue:
         self._cores = threading.BoundedSemaphore(budget)
         self.prefix = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
-            conninfo=conninfo(services.settings.database_url), min_size=1, max_size=len(self.lanes) + 4))
+            conninfo=conninfo(services.settings.database_url), min_size=1, max_size=len(self.lanes) + 4,
+            pool_factory=pool_pinging_when_idle))
         self.app.task(name=JOB_NAME, pass_context=True)(self._run_job)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -162,8 +185,8 @@ class ProcrastinateQueue:
                 return  # no longer PENDING: cancelled while queued, or already run
             started = time.monotonic()
             with task_scope(task.id):  # its log lines carry the task id
-                run_task(self.services, task, aborted=context.should_abort)
-            observe_end(self.services, task, time.monotonic() - started)
+                ended = run_task(self.services, task, aborted=context.should_abort)
+            observe_end(self.services, task, ended, time.monotonic() - started)
 
     @contextlib.contextmanager
     def _core(self, spec: LaneSpec) -> Iterator[None]:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from easel.catalog.registry import find_model
 from easel.config import Settings
-from easel.db.models import Task
+from easel.db.models import Task, TaskStatus
 from easel.engines.base import EngineRequest, EngineTask, TaskCanceled
 from easel.errors import EaselError
 from easel.inputs.decode import ImageLimits
@@ -92,8 +92,10 @@ class TaskContext:
         return {"blob": key}
 
 
-def run_task(services: Services, task: Task, aborted: Callable[[], bool] | None = None) -> None:
-    """Run one claimed task to SUCCEEDED or FAILED; never raises. `aborted`: the queue's cancellation signal."""
+def run_task(services: Services, task: Task, aborted: Callable[[], bool] | None = None) -> TaskStatus | None:
+    """Run one claimed task to SUCCEEDED or FAILED; never raises. `aborted`: the queue's cancellation signal.
+
+    Returns the status it recorded, or None when the row had left RUNNING meanwhile (then the row says)."""
     model = find_model(task.model)
     try:
         if model is None:
@@ -103,19 +105,22 @@ def run_task(services: Services, task: Task, aborted: Callable[[], bool] | None 
         if services.store.cancel_requested(task.id):  # asked while an engine with no steps ran
             raise TaskCanceled(task.id)
     except TaskCanceled:
-        services.store.end_canceled(task.id)
-        return
+        return _recorded(services.store.end_canceled(task.id), TaskStatus.CANCELED)
     except EaselError as exc:
-        services.store.fail(task.id, exc.code, exc.message)
-        return
+        return _recorded(services.store.fail(task.id, exc.code, exc.message), TaskStatus.FAILED)
     except MemoryError:
-        services.store.fail(task.id, "InternalError", "The task ran out of memory; try a smaller image.")
-        return
+        return _recorded(services.store.fail(task.id, "InternalError", "The task ran out of memory; try a smaller "
+                                             "image."), TaskStatus.FAILED)
     except Exception:
         log.exception("task %s (%s) failed", task.id, task.model)
-        services.store.fail(task.id, "InternalError", "An internal error occurred while running the task.")
-        return
-    services.store.succeed(task.id, outcome)
+        return _recorded(services.store.fail(task.id, "InternalError", "An internal error occurred while running "
+                                             "the task."), TaskStatus.FAILED)
+    ok = services.store.succeed(task.id, outcome)
+    return _recorded(ok, outcome.status)
+
+
+def _recorded(written: bool, status: TaskStatus) -> TaskStatus | None:
+    return status if written else None
 
 
 def with_notes(outcome: Outcome, notes: list[str]) -> Outcome:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -101,3 +103,27 @@ def test_no_access_log_by_default(server: EaselServer, api_key: str) -> None:
     assert rsp.status_code == 200 and rsp.headers["x-request-id"] == rsp.json()["request_id"]
     time.sleep(0.5)
     assert server.log_path is not None and rsp.json()["request_id"] not in server.log_path.read_text()
+
+
+def test_log_level_warning_keeps_problems_only(tmp_path: Path) -> None:
+    srv = EaselServer(tmp_path / "home", {"EASEL_WORKERS": "0", "EASEL_ACCESS_LOG": "1", "EASEL_LOG_LEVEL": "warning"})
+    srv.home.mkdir(parents=True)
+    key = srv.new_key()
+    srv.start()
+    try:
+        ok = httpx.get(f"{srv.api}/tasks/{uuid.uuid4()}", headers={"Authorization": f"Bearer {key}"})
+        assert ok.status_code == 200
+        time.sleep(0.5)
+    finally:
+        srv.stop()
+    assert srv.log_path is not None
+    text = srv.log_path.read_text()
+    assert ok.json()["request_id"] not in text and " INFO " not in text  # the access line is INFO
+
+
+def test_unknown_log_level_is_refused_at_start(tmp_path: Path) -> None:
+    srv = EaselServer(tmp_path / "home", {"EASEL_LOG_LEVEL": "loud"})
+    srv.home.mkdir(parents=True)
+    result = subprocess.run([sys.executable, "-m", "easel", "serve", "--port", str(srv.port)], env=srv.env(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "EASEL_LOG_LEVEL must be one of" in result.stderr
