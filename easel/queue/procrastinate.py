@@ -24,6 +24,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import procrastinate
@@ -131,6 +132,11 @@ class ProcrastinateQueue:
 
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
+        # procrastinate runs each synchronous job on the loop's default executor, min(32, cores + 4) threads
+        # by default: fewer than the lanes' jobs together, and a job that finds no free thread would wait
+        # behind other lanes' long ones, which lanes exist to prevent.
+        self._loop.set_default_executor(ThreadPoolExecutor(
+            sum(self._jobs_at_once(spec) for spec in self.specs.values()) + 2, thread_name_prefix="easel-job"))
         self._stopping = asyncio.Event()
         async with self.app.open_async():
             workers = [asyncio.create_task(self._lane_worker(spec)) for spec in self.specs.values()]
@@ -144,11 +150,14 @@ class ProcrastinateQueue:
 
     async def _lane_worker(self, spec: LaneSpec) -> None:
         await self.app.run_worker_async(
-            queues=[spec.name], concurrency=min(spec.concurrency, max(1, self.size)), name=f"easel-{spec.name}",
+            queues=[spec.name], concurrency=self._jobs_at_once(spec), name=f"easel-{spec.name}",
             install_signal_handlers=False, update_heartbeat_interval=HEARTBEAT_S,
             stalled_worker_timeout=self.services.settings.stalled_after_s, shutdown_graceful_timeout=5,
             delete_jobs="successful",
         )
+
+    def _jobs_at_once(self, spec: LaneSpec) -> int:
+        return min(spec.concurrency, max(1, self.size))
 
     async def _recover_stalled(self) -> None:
         """Retry the jobs of workers that stopped sending heartbeats (killed, or their machine died)."""

@@ -194,3 +194,46 @@ def test_a_server_with_its_own_workers_runs_tasks_through_procrastinate(tmp_path
         url = image_host.put_image("serve.png", photo())
         task_id = submit(srv, key, url, function="stylization_all")
         wait_until(lambda: statuses(admin, schema)[task_id] == "SUCCEEDED", 60, "the server's worker did not run it")
+
+
+def test_every_lane_can_run_its_jobs_at_once_in_one_process(tmp_path, monkeypatch) -> None:
+    """procrastinate runs synchronous jobs on the loop's default executor; with its default size (cores + 4)
+    a process serving many lanes would make a fast lane's job wait for a thread behind slow lanes' jobs."""
+    from easel.config import load_settings
+    from easel.queue.procrastinate import ProcrastinateQueue
+    from easel.services import Services
+
+    with postgres_schema() as (url, _admin, _schema):
+        monkeypatch.setenv("EASEL_HOME", str(tmp_path / "home"))
+        monkeypatch.setenv("EASEL_DATABASE_URL", url)
+        monkeypatch.setenv("EASEL_CORE_BUDGET", "16")
+        services = Services.build(load_settings())
+        queue = ProcrastinateQueue(services, size=8)
+        try:
+            queue.start()
+            jobs_at_once = sum(min(spec.concurrency, 8) for spec in queue.specs.values())
+            assert len(queue.specs) >= 5 and jobs_at_once > 16 + 4  # more than the default executor holds
+            executor = queue._loop._default_executor  # type: ignore[union-attr]
+            assert executor is not None and executor._max_workers >= jobs_at_once
+        finally:
+            queue.stop()
+            services.close()
+
+
+def test_cancel_finds_its_job_through_an_index_not_a_scan_of_the_backlog() -> None:
+    from easel.db.session import Database
+
+    with postgres_schema() as (url, _admin, _schema):
+        db = Database(url)
+        try:
+            with db.begin() as conn:
+                conn.execute(text("INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
+                                  " SELECT 'general', 'easel.run_task', jsonb_build_object('task_id', 't' || n)"
+                                  " FROM generate_series(1, 5000) AS n"))
+                conn.execute(text("ANALYZE procrastinate_jobs"))
+                plan = "\n".join(conn.execute(text(
+                    "EXPLAIN SELECT id FROM procrastinate_jobs"
+                    " WHERE status IN ('todo', 'doing') AND args->>'task_id' = 't77'")).scalars())
+            assert "easel_jobs_task_id" in plan and "Seq Scan" not in plan, plan
+        finally:
+            db.dispose()
