@@ -240,14 +240,14 @@ class TaskStore:
 
     def cancel_requested(self, task_id: str) -> bool:
         signals = TaskSignal.__table__
-        with self.db.begin() as conn:
+        with self.db.autocommit() as conn:
             return bool(conn.scalar(select(signals.c.cancel_requested).where(signals.c.task_id == task_id)))
 
     def set_progress(self, task_id: str, percent: int) -> None:
         self._write_signal(task_id, progress=percent)
 
     def status_of(self, task_id: str) -> str | None:
-        with self.db.begin() as conn:
+        with self.db.autocommit() as conn:
             return conn.scalar(select(TASKS.c.status).where(TASKS.c.id == task_id))
 
     def progress_of(self, task_id: str) -> int | None:
@@ -292,9 +292,9 @@ class TaskStore:
     def start(self, task_id: str, worker_id: str) -> Task | None:
         """PENDING -> RUNNING for this worker; None when the task is no longer PENDING (drop the work).
 
-        One prepared Core statement (UPDATE … RETURNING), no ORM session: the start is on every task's path,
-        the drain rate's too, and a session costs twice the statement."""
-        with self.db.begin() as conn:
+        One statement built once (UPDATE … RETURNING), committing itself, no ORM session: the start is on
+        every task's path, the drain rate's too, and a session costs twice the statement."""
+        with self.db.autocommit() as conn:
             row = conn.execute(_START, {"task_id": task_id, "now": utcnow(), "worker": worker_id}).first()
         return None if row is None else Task(**row._mapping)
 
@@ -338,7 +338,7 @@ class TaskStore:
         return self._transition(task_id, TaskStatus.RUNNING, **fields)
 
     def fail(self, task_id: str, code: str, message: str) -> bool:
-        with self.db.begin() as conn:
+        with self.db.autocommit() as conn:
             result = conn.execute(_FAIL, {"task_id": task_id, "failed_code": code, "failed_message": message,
                                           "now": utcnow()})
         return (result.rowcount or 0) == 1
@@ -381,7 +381,7 @@ class TaskStore:
         return (result.rowcount or 0) == 1
 
     def _transition(self, task_id: str, expected: TaskStatus, **values: Any) -> bool:
-        with self.db.begin() as conn:  # Core, like start(): every task ends through here
+        with self.db.autocommit() as conn:  # Core, like start(): every task ends through here
             result = conn.execute(
                 update(TASKS).where(TASKS.c.id == task_id, TASKS.c.status == expected).values(**values)
             )
