@@ -156,7 +156,7 @@ def main() -> None:
                 print(srv.log_path.read_text()[-3000:], file=sys.stderr)
                 raise
             created = time.perf_counter() - begin
-            while args.worker_processes and not args.lanes:
+            while args.worker_processes and args.lanes != "general":
                 with admin.connect() as conn:
                     open_tasks = conn.execute(text(f"SELECT count(*) FROM {schema}.tasks"
                                                    " WHERE status IN ('PENDING', 'RUNNING')")).scalar()
