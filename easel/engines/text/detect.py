@@ -85,8 +85,13 @@ def detect_text(rgb: np.ndarray, *, sensitive: bool = False) -> list[TextRegion]
     regions = _run(_default_engine.get(), bgr, _DEFAULT_CALL, MIN_TEXT_SCORE, faint=False)
     if not sensitive:
         return regions
-    faint = _run(_sensitive_engine.get(), local_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
+    faint = detect_faint(rgb)
     return regions + [r for r in faint if _coverage(r.polygon, regions) < _DUPLICATE_COVERAGE]
+
+
+def detect_faint(rgb: np.ndarray) -> list[TextRegion]:
+    """The sensitive pass alone: low thresholds on the local-contrast image (faint overlay text)."""
+    return _run(_sensitive_engine.get(), local_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
 
 
 def local_contrast(rgb: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from easel.engines.text.mask import grown_quad
 _START_ALPHA = 0.12
 # Grey RMS (0-255) of the photo around a pixel, measured outside the strokes, below which its ground
 # is smooth enough for the colour shift there to be the mark's alone.
-_SMOOTH_RMS = 6.0
+SMOOTH_RMS = 6.0
 # The ground's deviation from the interpolated background is averaged over this blur (px).
 _RMS_SIGMA = 5.0
 # At least this many smooth-ground stroke interior pixels to estimate opacity and colour from.
@@ -36,7 +36,7 @@ _MAX_ALPHA_SPREAD = 0.25
 _MIN_SMOOTH_SHARE = 0.15
 # Opacity and colour are read only where the ground is this far (0-255, RGB distance) from the mark
 # colour: nearer, a few levels of noise read as a large α (a white mark over a white shirt).
-_ESTIMATE_CONTRAST = 80.0
+ESTIMATE_CONTRAST = 80.0
 # A reading above this opacity is dark or bright photo detail, not a see-through mark (those sit at
 # 20-60 %): it does not compete with the other colour's reading.
 _MAX_OPACITY = 0.75
@@ -58,8 +58,8 @@ def region_blend(rgb: np.ndarray, polygon: np.ndarray) -> Blend | None:
     (one opacity, one colour over the smooth parts of the line) is found."""
     line_height = float(np.linalg.norm(polygon[3] - polygon[0]))
     h, w = rgb.shape[:2]
-    box = _quad_mask((h, w), grown_quad(polygon, round(max(3.0, 0.25 * line_height))))
-    x, y, bw, bh = _padded_rect(box, round(line_height))
+    box = quad_mask((h, w), grown_quad(polygon, round(max(3.0, 0.25 * line_height))))
+    x, y, bw, bh = padded_rect(box, round(line_height))
     crop = rgb[y : y + bh, x : x + bw]
     estimate = _crop_blend(crop, box[y : y + bh, x : x + bw] > 0, line_height)
     if estimate is None:
@@ -96,9 +96,9 @@ def _blend_for_side(
     strokes = (rough > _START_ALPHA) & box
     if not _plausible(strokes, box):
         return None
-    exclude = _dilated(strokes, 1)
+    exclude = dilated(strokes, 1)
     background = background_without(crop, exclude, stroke_sigma(strokes))
-    smooth = _ground_rms(crop, background, _dilated(strokes, 2)) < _SMOOTH_RMS
+    smooth = ground_rms(crop, background, dilated(strokes, 2)) < SMOOTH_RMS
     interior = cv2.erode(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if (interior & smooth).sum() < max(_MIN_SMOOTH_PIXELS, _MIN_SMOOTH_SHARE * interior.sum()):
         # Mostly over texture or skin: the glyph shape cannot be told from the photo's own highlights
@@ -118,10 +118,10 @@ def _blend_for_side(
     glyphs = _glyph_shape(measured, opacity, box, line_height)
     if not _plausible(glyphs, box):
         return None
-    return spread, np.where(over_smooth, _shaped_alpha(glyphs, measured, opacity), 0.0), colour
+    return spread, np.where(over_smooth, shaped_alpha(glyphs, measured, opacity), 0.0), colour
 
 
-def _ground_rms(crop: np.ndarray, background: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+def ground_rms(crop: np.ndarray, background: np.ndarray, exclude: np.ndarray) -> np.ndarray:
     """Local RMS of the photo's deviation from the background interpolated under the strokes, from
     outside the strokes only (the strokes themselves would read as detail). Both fine texture and an
     edge the interpolation blurs count: either makes the colour shift there the photo's, not the mark's."""
@@ -141,7 +141,7 @@ def _best_colour(
     for grey in greys:
         colour = np.full(3, grey, np.float32)
         alpha = alpha_of_shift(crop, background, colour)
-        far = np.linalg.norm(colour[None, None, :] - background, axis=2) >= _ESTIMATE_CONTRAST
+        far = np.linalg.norm(colour[None, None, :] - background, axis=2) >= ESTIMATE_CONTRAST
         alpha = alpha[interior & far & np.isfinite(alpha)]
         if alpha.size < _MIN_SMOOTH_PIXELS:
             continue
@@ -166,10 +166,10 @@ def _glyph_shape(measured: np.ndarray, opacity: float, box: np.ndarray, line_hei
     return big[labels] & box
 
 
-def _shaped_alpha(strokes: np.ndarray, measured: np.ndarray, opacity: float) -> np.ndarray:
+def shaped_alpha(strokes: np.ndarray, measured: np.ndarray, opacity: float) -> np.ndarray:
     """Opacity over the stroke interiors, the measured α (capped) on a 1-px rim inside and out."""
     interior = cv2.erode(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    rim = _dilated(strokes, 1) & ~interior
+    rim = dilated(strokes, 1) & ~interior
     alpha = np.zeros(strokes.shape, np.float32)
     alpha[interior] = opacity
     alpha[rim] = np.clip(measured[rim], 0.0, opacity)
@@ -181,12 +181,12 @@ def _plausible(strokes: np.ndarray, box: np.ndarray) -> bool:
     return _MIN_STROKE_SHARE <= share <= _MAX_STROKE_SHARE
 
 
-def _dilated(mask: np.ndarray, radius: int) -> np.ndarray:
+def dilated(mask: np.ndarray, radius: int) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(mask.astype(np.uint8), kernel) > 0
 
 
-def _padded_rect(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
+def padded_rect(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
     """The mask's bounding box grown by `pad` (background context for the crop), inside the image."""
     x, y, w, h = cv2.boundingRect(mask)
     x0, y0 = max(0, x - pad), max(0, y - pad)
@@ -194,7 +194,7 @@ def _padded_rect(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
     return x0, y0, x1 - x0, y1 - y0
 
 
-def _quad_mask(shape: tuple[int, int], quad: np.ndarray) -> np.ndarray:
+def quad_mask(shape: tuple[int, int], quad: np.ndarray) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round(quad).astype(np.int32)], 255)
     return mask

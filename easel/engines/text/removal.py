@@ -2,8 +2,10 @@
 
 Semi-transparent marks are not inpainted but un-blended (blend.py): a mark tiled over the photo is
 found by its repeats (periodic.py) once OCR has read any of its copies, a single faint mark by its
-colour shift around the line OCR found (local.py); the photo under them comes back with its detail.
-Opaque text, and marks whose blend cannot be estimated, keep the inpainting path.
+colour shift around the line OCR found (local.py), and a logo's ring or star next to such a line
+by strokes implying the same opacity (emblem.py); the photo under them comes back with its detail.
+Opaque text, and marks whose blend cannot be estimated, keep the inpainting path. A slanted line
+that upright OCR reads only in pieces is looked for on rotated copies (rotated.py).
 
 Honest scope: what is removed is text (Chinese, Latin, digits), including faint semi-transparent
 watermark text, which the sensitive detection pass finds. A logo or watermark that is purely
@@ -22,10 +24,17 @@ import numpy as np
 from easel.engines.inpaint import inpaint
 from easel.engines.text.blend import Blend, invert, mark_left, unrecoverable_share
 from easel.engines.text.detect import TextRegion, detect_text
+from easel.engines.text.emblem import emblem_blend
 from easel.engines.text.local import region_blend
 from easel.engines.text.mask import grown_quad, selected_regions, text_mask
 from easel.engines.text.periodic import find_lattice, tiled_blend
+from easel.engines.text.rotated import ANGLES as SLANTS
+from easel.engines.text.rotated import merged, rotated_regions
 from easel.engines.text.target import RemovalTarget, removal_target
+
+# When the upright passes read no line this long (nothing, or a piece such as "图" of a diagonal
+# "SAMPLE 样图"), slanted text is looked for on rotated copies (rotated.py; one pass per slant).
+_SLANT_SEARCH_BELOW_CHARS = 3
 
 # Ghost glyphs that survive the first fill are found again by detection on the result; their boxes
 # are added to the mask with a wider margin and the fill is redone once.
@@ -55,10 +64,16 @@ def remove_text(rgb: np.ndarray, prompt: str = "", *, seed: int = 0,
     """Remove the text that `prompt` asks for; returns (result, mask of changed pixels, 255).
 
     Pixels where the mask is 0 are returned unchanged, bit for bit. unblend=False skips the
-    semi-transparent path (every line is inpainted), as before it existed.
+    semi-transparent path (every line is inpainted) and the search on rotated copies, as before
+    they existed.
     """
     target = removal_target(prompt)
     found = selected_regions(detect_text(rgb, sensitive=True), target)
+    if unblend and _longest_line(found) < _SLANT_SEARCH_BELOW_CHARS:
+        # A piece read upright hints at a slanted line: every slant is tried; with no piece at all
+        # (most photos without marks) only the diagonals, to bound the cost.
+        angles = SLANTS if found else SLANTS[:2]
+        found = merged(found, selected_regions(rotated_regions(rgb, angles), target))
     none = np.zeros(rgb.shape[:2], np.uint8)
     if not found:
         return rgb.copy(), none
@@ -91,11 +106,14 @@ def _unblend(rgb: np.ndarray, regions: list[TextRegion]) -> tuple[np.ndarray, np
         remaining = [r for r in regions if _cover(tiled, r) < _MIN_TILED_COVER]
     opaque: list[TextRegion] = []
     for region in remaining:
-        # Only the line itself: looking 3 line heights around it for a logo's emblem took photo
-        # detail for mark on the held-out logos (bench/results/watermark_tiled.md).
         single = region_blend(rgb, region.polygon)
         if single is not None and _single_inversion_holds(rgb, single):
             blends.append(single)
+            # A logo's ring or star next to the line: only strokes that imply the line's own opacity
+            # over smooth ground (emblem.py), and only if their inversion holds too.
+            emblem = _apart(emblem_blend(rgb, region.polygon, single), blends)
+            if emblem is not None and _single_inversion_holds(rgb, emblem):
+                blends.append(emblem)
         opaque.append(region)
     out = rgb
     recovered = np.zeros(rgb.shape[:2], np.uint8)
@@ -105,6 +123,21 @@ def _unblend(rgb: np.ndarray, regions: list[TextRegion]) -> tuple[np.ndarray, np
         recovered |= (blend.support & (hole == 0)).astype(np.uint8) * 255
         holes |= hole
     return out, recovered, holes, opaque
+
+
+def _apart(blend: Blend | None, others: list[Blend]) -> Blend | None:
+    """`blend` without the pixels another blend already un-blends (each pixel is inverted once)."""
+    if blend is None:
+        return None
+    taken = np.zeros(blend.alpha.shape, bool)
+    for other in others:
+        taken |= other.support
+    alpha = np.where(taken, 0.0, blend.alpha).astype(np.float32)
+    return Blend(alpha, blend.colour) if alpha.any() else None
+
+
+def _longest_line(regions: list[TextRegion]) -> int:
+    return max((sum(1 for ch in r.text if not ch.isspace()) for r in regions), default=0)
 
 
 def _grown(mask: np.ndarray) -> np.ndarray:
