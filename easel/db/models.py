@@ -43,8 +43,8 @@ class ApiKey(Base):
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_status_submit", "status", "submit_time"),
-        # the in-process queue's claim: pending tasks of the served lanes, by priority and key
+        # the in-process queue's claim: pending tasks of the served lanes, by priority and key; also every
+        # query on status alone (RUNNING lookups, queue-depth metrics)
         Index("ix_tasks_claim", "status", "lane", "priority", "owner_key_id", "submit_time"),
         Index("ix_tasks_owner_submit", "owner_key_id", "submit_time"),
         # per-key concurrency limits count a key's PENDING and RUNNING tasks from the index alone (easel.auth.limits)
