@@ -118,10 +118,6 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    def begin(self) -> AbstractContextManager[Connection]:
-        """A Core connection in a transaction: half a session's cost."""
-        return self.engine.begin()
-
     def autocommit(self) -> AbstractContextManager[Connection]:
         """A Core connection whose every statement commits itself: for the hot single statements (a task's
         start and end), one round trip each instead of BEGIN, statement, COMMIT."""

@@ -17,10 +17,10 @@ def test_busy_connections_are_not_pinged_idle_ones_are_and_a_dead_one_is_replace
             pings: list[object] = []
             real_ping = db.engine.dialect.do_ping
             monkeypatch.setattr(db.engine.dialect, "do_ping", lambda conn: (pings.append(conn), real_ping(conn))[1])
-            with db.begin() as conn:
+            with db.engine.begin() as conn:
                 pid = conn.scalar(text("SELECT pg_backend_pid()"))
             for _ in range(20):  # back to back, as a busy worker uses them
-                with db.begin() as conn:
+                with db.engine.begin() as conn:
                     conn.execute(text("SELECT 1"))
             assert pings == []
 
@@ -28,7 +28,7 @@ def test_busy_connections_are_not_pinged_idle_ones_are_and_a_dead_one_is_replace
             with admin.connect() as conn:
                 assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             time.sleep(PING_AFTER_IDLE_S + 0.2)
-            with db.begin() as conn:
+            with db.engine.begin() as conn:
                 new_pid = conn.scalar(text("SELECT pg_backend_pid()"))
             assert len(pings) == 1 and new_pid != pid
         finally:

@@ -226,7 +226,7 @@ def test_cancel_finds_its_job_through_an_index_not_a_scan_of_the_backlog() -> No
     with postgres_schema() as (url, _admin, _schema):
         db = Database(url)
         try:
-            with db.begin() as conn:
+            with db.engine.begin() as conn:
                 conn.execute(text("INSERT INTO procrastinate_jobs (queue_name, task_name, args)"
                                   " SELECT 'general', 'easel.run_task', jsonb_build_object('task_id', 't' || n)"
                                   " FROM generate_series(1, 5000) AS n"))
