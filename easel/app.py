@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         app.state.writer = TaskWriter(services.store, asyncio.get_running_loop())
         app.state.ready = True
+        # What start-up built lives as long as the process: out of the collector's sight, a full
+        # collection no longer walks it (135 000 objects, ~50 ms each time, on the create path).
+        gc.freeze()
         try:
             yield
         finally:

@@ -8,6 +8,8 @@ small subclass of uvicorn's httptools protocol, arms one timer per phase of each
 - from the headers until the body is complete;
 and closes the transport when it fires. The route then sees an ordinary client disconnect. Idle
 connections between requests are still closed by uvicorn's keep-alive timeout.
+
+It also hands uvicorn a CoalescingTransport, so a response's head and body leave in one send.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
         self._arm(self.header_timeout_s, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -70,6 +73,50 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             log.info("closing a connection from %s: its request %s took too long", self.client, phase)
             self.transport.close()
+
+
+class CoalescingTransport:
+    """A transport whose small writes of one event-loop turn leave in one send.
+
+    uvicorn writes a response's status line and headers, then its body: two sends, each a full trip
+    through the loopback TCP stack, which measured a sixth of a create's CPU. Writes are held until
+    the end of the turn (the body follows the head in the same turn) and sent together. Large writes
+    (streamed downloads) go straight through, after whatever is held, so nothing is copied twice.
+    """
+
+    DIRECT_BYTES = 16 * 1024
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if len(data) >= self.DIRECT_BYTES:
+            self.flush()
+            self._transport.write(data)
+        elif self._held is None:
+            self._held = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._held.append(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held and not self._transport.is_closing():
+            self._transport.write(b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (get_extra_info, abort, set_protocol, write buffer sizes) sees the data in order.
+        self.flush()
+        return getattr(self._transport, name)
 
 
 def protocol_for(settings: Settings) -> type[GuardedHttpToolsProtocol]:

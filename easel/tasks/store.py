@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from easel.db.models import Blob, Task, TaskSignal, TaskStatus
 from easel.db.session import Database
-from easel.ids import new_id
+from easel.ids import new_time_ordered_id
 
 
 def utcnow() -> datetime:
@@ -427,7 +427,7 @@ def new_record(owner: Owner, new: NewTask) -> dict[str, Any]:
     now = utcnow()
     failed = new.failed_code is not None
     return {
-        "id": new_id(),
+        "id": new_time_ordered_id(),
         "owner_key_id": owner.key_id,
         "workspace": owner.workspace,
         "api": new.api,

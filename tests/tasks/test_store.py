@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -164,3 +165,15 @@ def test_expired_tasks_and_blobs(store: TaskStore) -> None:
     store.delete(task_ids, keys)
     assert store.get(task.id, ALICE) is None
     assert store.blob_owner("results/x.png") is None
+
+
+def test_task_ids_are_time_ordered_uuids(store: TaskStore) -> None:
+    """Version 7 UUIDs: ids of tasks created later sort later (inserts append to the key index)."""
+    ids = []
+    for _ in range(3):
+        ids.append(store.create(ALICE, NewTask(model="m", function="f", request={})).id)
+        time.sleep(0.002)
+    assert [uuid.UUID(i).version for i in ids] == [7, 7, 7]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    created_ms = int(ids[0].replace("-", "")[:12], 16)
+    assert abs(created_ms / 1000 - time.time()) < 60
