@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from easel.observability.context import request_scope
+from easel.observability.context import RequestScope
 from easel.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 access_log = logging.getLogger("easel.access")
@@ -33,7 +33,7 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         status = 500  # what the server's own error handling answers when the app raises
 
-        with request_scope() as ctx:
+        with RequestScope() as ctx:
             rid = ctx.request_id.encode()
 
             async def send_with_id(message: Message) -> None:
