@@ -167,7 +167,7 @@ def test_backend_notes_which_model_ran_and_why() -> None:
 def test_backend_routing_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
 
-    def fake_upscale(image: np.ndarray, factor: float, model: str) -> np.ndarray:
+    def fake_upscale(image: np.ndarray, factor: float, model: str, runtime: str) -> np.ndarray:
         asked.append(model)
         return image
 
@@ -179,3 +179,27 @@ def test_backend_routing_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> N
     assert notes == ["Upscaled with Real-ESRGAN x4plus, the configured model."]
     run_backend(art)
     assert asked == ["x4plus", "x4plus-anime"]
+
+
+def test_backend_runtime_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`[upscale] extra = {runtime = "ncnn"}` runs the ncnn graph even where torch would be picked."""
+    from easel.engines.superres import realesrgan
+
+    asked: list[str | None] = []
+
+    def recording_upscale(image: np.ndarray, factor: float, model: str, runtime: str | None = None) -> np.ndarray:
+        asked.append(runtime)
+        return realesrgan.upscale(image, factor, model, runtime)
+
+    monkeypatch.setattr("easel.engines.superres.upscale", recording_upscale)
+    face = np.ascontiguousarray(data.astronaut()[60:84, 190:214])
+    out, _ = run_backend(face, extra={"runtime": "ncnn"})
+    assert out.size == (48, 48)
+    assert asked == ["ncnn"]
+    assert realesrgan._upscalers[("x4plus", "ncnn")].get().runtime == "ncnn"
+    backend = RealEsrganBackend(BackendConfig(backend="realesrgan", extra={"runtime": "ncnn"}))
+    assert backend.check() is None and "(ncnn, CPU)" in backend.describe()
+    default = RealEsrganBackend(BackendConfig(backend="realesrgan"))
+    assert f"({realesrgan.default_runtime()}, CPU)" in default.describe()
+    wrong = RealEsrganBackend(BackendConfig(backend="realesrgan", extra={"runtime": "cuda"}))
+    assert "runtime 'cuda' is not one of ncnn, torch" in (wrong.check() or "")

@@ -5,10 +5,13 @@ instead (lineart.py): Real-ESRGAN's illustration model, 6 RRDB blocks instead of
 to end). It kept outlines and fills cleanest in bench/results/superres_speed.md; animevideov3 is
 faster still, but it blurred thin lines and scored below x4plus. `[upscale] extra =
 {route_line_art = false}` turns the routing off. Each result notes which model ran and why.
+`[upscale] extra = {runtime = "ncnn"}` (or "torch") overrides the runtime default_runtime() picks, e.g.
+to compare the two or to keep torch's memory out of a worker.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import ClassVar
 
 import numpy as np
@@ -48,11 +51,22 @@ class RealEsrganBackend(Backend):
     def route_line_art(self) -> bool:
         return bool(self.config.extra.get("route_line_art", True))
 
+    @property
+    def runtime(self) -> str:
+        from easel.engines.superres.realesrgan import default_runtime
+
+        return str(self.config.extra.get("runtime") or default_runtime())
+
     def check(self) -> str | None:
         from easel.engines.superres import SUPERRES_MODELS
+        from easel.engines.superres.realesrgan import RUNTIMES
 
         if self.model not in SUPERRES_MODELS:
             return f"[upscale] model {self.model!r} is not a Real-ESRGAN model; use one of {', '.join(SUPERRES_MODELS)}"
+        if self.runtime not in RUNTIMES:
+            return f"[upscale] runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}"
+        if self.runtime == "torch" and importlib.util.find_spec("torch") is None:
+            return "[upscale] runtime \"torch\" needs PyTorch: install Easel's `diffusion` extra, or use \"ncnn\""
         return None
 
     def run(self, task: EngineTask, request: EngineRequest, ctx: EngineContext) -> list[Image.Image]:
@@ -63,11 +77,9 @@ class RealEsrganBackend(Backend):
         rgb = np.asarray(request.image.convert("RGB"))
         model, why = choose_model(rgb, self.model, self.route_line_art)
         ctx.note(why)
-        result = Image.fromarray(upscale(rgb, factor, model=model))
+        result = Image.fromarray(upscale(rgb, factor, model=model, runtime=self.runtime))
         return [result] * request.n
 
     def describe(self) -> str:
-        from easel.engines.superres.realesrgan import default_runtime
-
         routing = f", line art to {LINE_ART_MODEL}" if self.model == PHOTO_MODEL and self.route_line_art else ""
-        return f"Real-ESRGAN {self.model}{routing} ({default_runtime()}, CPU)"
+        return f"Real-ESRGAN {self.model}{routing} ({self.runtime}, CPU)"

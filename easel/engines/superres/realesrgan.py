@@ -361,11 +361,18 @@ def _run_tile(net: ncnn.Net, planes: np.ndarray) -> np.ndarray:
     return np.array(result)  # copies out of the extractor's buffer
 
 
-_upscalers: dict[str, Lazy[RealEsrgan]] = {name: Lazy(lambda name=name: RealEsrgan(name)) for name in SUPERRES_MODELS}
+_upscalers: dict[tuple[str, str], Lazy[RealEsrgan]] = {}
+_upscalers_lock = threading.Lock()
 
 
-def upscale(rgb: np.ndarray, factor: float, model: str = "x4plus") -> np.ndarray:
-    """Upscale with the process-wide upscaler for `model` (see `RealEsrgan.upscale`)."""
-    if model not in _upscalers:
+def upscale(rgb: np.ndarray, factor: float, model: str = "x4plus", runtime: str | None = None) -> np.ndarray:
+    """Upscale with the process-wide upscaler for `model` on `runtime` (default: default_runtime();
+    see `RealEsrgan.upscale`)."""
+    if model not in SUPERRES_MODELS:
         raise ValueError(f"unknown super-resolution model {model!r}; known: {sorted(SUPERRES_MODELS)}")
-    return _upscalers[model].get().upscale(rgb, factor)
+    runtime = runtime or default_runtime()
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown super-resolution runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
+    with _upscalers_lock:
+        lazy = _upscalers.setdefault((model, runtime), Lazy(lambda: RealEsrgan(model, runtime=runtime)))
+    return lazy.get().upscale(rgb, factor)
