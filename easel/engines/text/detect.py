@@ -1,8 +1,10 @@
 """Text detection and recognition with PP-OCRv4 (rapidocr-onnxruntime; weights ship in the wheel).
 
 Two passes: the default detector on the photo and, when asked to be sensitive, a low-threshold
-detector on a local-contrast image (grey high-pass, amplified), where semi-transparent watermark
-text (35-45 % opacity) that the first pass misses stands out. Recognition stays on for both: its
+detector on local-contrast images, where semi-transparent watermark text (35-45 % opacity) that the
+first pass misses stands out: the grey high-pass, and on colour photos the saturation high-pass (a
+white, grey or black overlay takes a share α of every pixel's saturation away, whatever its
+colour, so the mark shows over colourful texture that hides it from the grey image). Recognition stays on for both: its
 confidence rejects the false boxes that low thresholds bring (cat eyes read as "O"), and the text
 tells Chinese from Latin, so a prompt can ask for one script only. On busy backgrounds the detector
 often finds only part of a faint line, so each horizontal line is grown sideways while the
@@ -37,8 +39,11 @@ LONE_CHAR_MIN_SCORE = 0.9
 # accepted only if the recogniser reads more characters at least this confidently.
 _MAX_EXTENSION_STEPS = 12
 _EXTENSION_MIN_SCORE = 0.75
-# A sensitive-pass box mostly covered by default-pass boxes adds nothing.
-_DUPLICATE_COVERAGE = 0.8
+# Two readings of one line (by two passes) overlap at least this much; their boxes differ in height
+# and slant, so the share is well below 1.
+_SAME_LINE_COVERAGE = 0.5
+# Saturation (max - min channel) that a tenth of an image must reach before its loss is looked for.
+_MIN_COLOUR = 24
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,13 +90,31 @@ def detect_text(rgb: np.ndarray, *, sensitive: bool = False) -> list[TextRegion]
     regions = _run(_default_engine.get(), bgr, _DEFAULT_CALL, MIN_TEXT_SCORE, faint=False)
     if not sensitive:
         return regions
-    faint = detect_faint(rgb)
-    return regions + [r for r in faint if _coverage(r.polygon, regions) < _DUPLICATE_COVERAGE]
+    return _fullest_readings(regions + detect_faint(rgb))
 
 
-def detect_faint(rgb: np.ndarray) -> list[TextRegion]:
-    """The sensitive pass alone: low thresholds on the local-contrast image (faint overlay text)."""
-    return _run(_sensitive_engine.get(), local_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
+def detect_faint(rgb: np.ndarray, *, desaturation: bool = True) -> list[TextRegion]:
+    """The sensitive pass alone: low thresholds on the local-contrast images (faint overlay text).
+
+    Where both images show a line, the reading with more characters is kept (the other is often a
+    piece of it). desaturation=False skips the saturation image: on a turned copy (rotated.py) the
+    replicated edges of the canvas streak, and its saturation loss there reads as letters."""
+    engine = _sensitive_engine.get()
+    found = _run(engine, local_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
+    if desaturation and _has_colour(rgb):
+        found += _run(engine, desaturation_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
+    return _fullest_readings(found)
+
+
+def _fullest_readings(regions: list[TextRegion]) -> list[TextRegion]:
+    """One region per line: where two readings overlap, the one with more characters (the other is
+    usually a piece of the line that one pass read: "SDENTIAL" of "CONFIDENTIAL"). Order is kept."""
+    ranked = sorted(regions, key=lambda r: (_char_count(r.text), r.score), reverse=True)
+    kept: list[TextRegion] = []
+    for region in ranked:
+        if _coverage(region.polygon, kept) < _SAME_LINE_COVERAGE:
+            kept.append(region)
+    return [r for r in regions if any(r is k for k in kept)]
 
 
 def local_contrast(rgb: np.ndarray) -> np.ndarray:
@@ -105,6 +128,23 @@ def local_contrast(rgb: np.ndarray) -> np.ndarray:
     high = grey - cv2.GaussianBlur(grey, (0, 0), sigma)
     out = np.clip(128.0 + 3.0 * high, 0, 255).astype(np.uint8)
     return cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+
+
+def desaturation_contrast(rgb: np.ndarray) -> np.ndarray:
+    """Loss of saturation against the surroundings, amplified (BGR out): where a neutral overlay
+    sits on colour. Same blur radius and gain as local_contrast."""
+    channels = rgb.astype(np.float32)
+    saturation = channels.max(axis=2) - channels.min(axis=2)
+    sigma = max(6.0, min(rgb.shape[:2]) / 40.0)
+    loss = cv2.GaussianBlur(saturation, (0, 0), sigma) - saturation
+    out = np.clip(128.0 + 3.0 * loss, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+
+
+def _has_colour(rgb: np.ndarray) -> bool:
+    """Whether the image has colour for an overlay to take away (grey scans and textures have none)."""
+    channels = rgb[::4, ::4].astype(np.int16)
+    return bool(np.percentile(channels.max(axis=2) - channels.min(axis=2), 90) >= _MIN_COLOUR)
 
 
 def _run(engine: Any, bgr: np.ndarray, call: dict[str, float], min_score: float, faint: bool) -> list[TextRegion]:

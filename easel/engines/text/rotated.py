@@ -58,7 +58,8 @@ def _read_turned(rgb: np.ndarray, angle: float) -> list[tuple[TextRegion, np.nda
     """(line in the turned copy, 2x3 matrix from the copy back to the photo) for each line read."""
     turned, to_copy = _turned(rgb, -angle)
     back = cv2.invertAffineTransform(to_copy)
-    return [(r, back) for r in detect_faint(turned) if r.score >= _MIN_SCORE and _char_count(r) >= _MIN_CHARS]
+    lines = detect_faint(turned, desaturation=False)
+    return [(r, back) for r in lines if r.score >= _MIN_SCORE and _char_count(r) >= _MIN_CHARS]
 
 
 def _turned(rgb: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
