@@ -77,8 +77,7 @@ def blend(clean: np.ndarray, cover: np.ndarray, mark: Mark) -> np.ndarray:
 
 def relief() -> np.ndarray:
     """An aerial-looking texture: the Jacksboro fault DEM, hill-shaded over a terrain colour map."""
-    from matplotlib import cbook
-    from matplotlib import colormaps
+    from matplotlib import cbook, colormaps
     from matplotlib.colors import LightSource
 
     dem = cbook.get_sample_data("jacksboro_fault_dem.npz")

@@ -57,14 +57,15 @@ def background_without(rgb: np.ndarray, exclude: np.ndarray, sigma: float) -> np
     return np.where(narrow_ok, num / np.maximum(den, 1e-6), wide_num / np.maximum(wide_den, 1e-6)).astype(np.float32)
 
 
-def alpha_of_shift(rgb: np.ndarray, background: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    """Per-pixel α implied by the colour shift from the background towards W; NaN where W is too
-    close to the background to tell."""
+def alpha_of_shift(rgb: np.ndarray, background: np.ndarray, colour: np.ndarray,
+                   min_contrast: float = MIN_CONTRAST) -> np.ndarray:
+    """Per-pixel α implied by the colour shift from the background towards W; NaN where W is closer
+    than `min_contrast` to the background (too close to tell)."""
     towards = colour[None, None, :] - background
     reach = np.einsum("hwc,hwc->hw", towards, towards)
     shift = rgb.astype(np.float32) - background
     alpha = np.einsum("hwc,hwc->hw", shift, towards) / np.maximum(reach, 1e-6)
-    return np.where(reach >= MIN_CONTRAST**2, alpha, np.nan).astype(np.float32)
+    return np.where(reach >= min_contrast**2, alpha, np.nan).astype(np.float32)
 
 
 def invert(rgb: np.ndarray, blend: Blend) -> tuple[np.ndarray, np.ndarray]:

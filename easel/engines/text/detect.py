@@ -14,7 +14,7 @@ single-script regions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -39,9 +39,8 @@ LONE_CHAR_MIN_SCORE = 0.9
 # accepted only if the recogniser reads more characters at least this confidently.
 _MAX_EXTENSION_STEPS = 12
 _EXTENSION_MIN_SCORE = 0.75
-# Two readings of one line (by two passes) overlap at least this much; their boxes differ in height
-# and slant, so the share is well below 1.
-_SAME_LINE_COVERAGE = 0.5
+# A box of a later pass mostly covered by the boxes of an earlier one adds nothing.
+_DUPLICATE_COVERAGE = 0.8
 # Saturation (max - min channel) that a tenth of an image must reach before its loss is looked for.
 _MIN_COLOUR = 24
 
@@ -52,6 +51,8 @@ class TextRegion:
 
     polygon: 4x2 float32 corners, clockwise from top-left along the reading direction.
     faint: found only by the sensitive pass (typically a semi-transparent watermark).
+    recover_only: read only on the saturation-loss image; such a line is removed only if its blend
+    can be inverted (its box is loose over colourful texture, and inpainting it smears faces).
     """
 
     polygon: np.ndarray
@@ -59,6 +60,7 @@ class TextRegion:
     score: float
     script: Script
     faint: bool = False
+    recover_only: bool = False
 
 
 @dataclass
@@ -90,31 +92,22 @@ def detect_text(rgb: np.ndarray, *, sensitive: bool = False) -> list[TextRegion]
     regions = _run(_default_engine.get(), bgr, _DEFAULT_CALL, MIN_TEXT_SCORE, faint=False)
     if not sensitive:
         return regions
-    return _fullest_readings(regions + detect_faint(rgb))
+    faint = detect_faint(rgb)
+    return regions + [r for r in faint if _coverage(r.polygon, regions) < _DUPLICATE_COVERAGE]
 
 
 def detect_faint(rgb: np.ndarray, *, desaturation: bool = True) -> list[TextRegion]:
     """The sensitive pass alone: low thresholds on the local-contrast images (faint overlay text).
 
-    Where both images show a line, the reading with more characters is kept (the other is often a
-    piece of it). desaturation=False skips the saturation image: on a turned copy (rotated.py) the
-    replicated edges of the canvas streak, and its saturation loss there reads as letters."""
+    A line read on the saturation image is added where the grey image did not already show it.
+    desaturation=False skips that image: on a turned copy (rotated.py) the replicated edges of the
+    canvas streak, and their saturation loss reads as letters."""
     engine = _sensitive_engine.get()
     found = _run(engine, local_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
-    if desaturation and _has_colour(rgb):
-        found += _run(engine, desaturation_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
-    return _fullest_readings(found)
-
-
-def _fullest_readings(regions: list[TextRegion]) -> list[TextRegion]:
-    """One region per line: where two readings overlap, the one with more characters (the other is
-    usually a piece of the line that one pass read: "SDENTIAL" of "CONFIDENTIAL"). Order is kept."""
-    ranked = sorted(regions, key=lambda r: (_char_count(r.text), r.score), reverse=True)
-    kept: list[TextRegion] = []
-    for region in ranked:
-        if _coverage(region.polygon, kept) < _SAME_LINE_COVERAGE:
-            kept.append(region)
-    return [r for r in regions if any(r is k for k in kept)]
+    if not (desaturation and _has_colour(rgb)):
+        return found
+    seen = _run(engine, desaturation_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
+    return found + [replace(r, recover_only=True) for r in seen if _coverage(r.polygon, found) < _DUPLICATE_COVERAGE]
 
 
 def local_contrast(rgb: np.ndarray) -> np.ndarray:

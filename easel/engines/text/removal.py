@@ -1,9 +1,11 @@
 """remove_watermark: find the text the prompt asks for, mask it, inpaint it away.
 
 Semi-transparent marks are not inpainted but un-blended (blend.py): a mark tiled over the photo is
-found by its repeats (periodic.py) once OCR has read any of its copies, a single faint mark by its
-colour shift around the line OCR found (local.py), and a logo's ring or star next to such a line
-by strokes implying the same opacity (emblem.py); the photo under them comes back with its detail.
+found by its repeats (periodic.py) once OCR has read any of its copies; a single faint mark by the
+characters OCR read, rendered and registered on the line (glyph.py: the shape is then known over
+skin and texture too), else by its colour shift over smooth ground (local.py); and a logo's ring or
+star next to such a line by strokes implying the same opacity (emblem.py). The photo under them
+comes back with its detail.
 Opaque text, and marks whose blend cannot be estimated, keep the inpainting path. A slanted line
 that upright OCR reads only in pieces is looked for on rotated copies (rotated.py).
 
@@ -25,6 +27,7 @@ from easel.engines.inpaint import inpaint
 from easel.engines.text.blend import Blend, invert, mark_left, unrecoverable_share
 from easel.engines.text.detect import TextRegion, detect_text
 from easel.engines.text.emblem import emblem_blend
+from easel.engines.text.glyph import glyph_blend, matched_share, unmatched_mask
 from easel.engines.text.local import region_blend
 from easel.engines.text.mask import grown_quad, selected_regions, text_mask
 from easel.engines.text.periodic import find_lattice, tiled_blend
@@ -54,6 +57,10 @@ _MIN_TILED_COVER = 0.05
 _MIN_MARK_LEFT = -0.15
 _MAX_MARK_LEFT = 0.6
 _MAX_UNRECOVERABLE = 0.3
+# A line's rendered glyphs are trusted when they match the α evidence this well on average (unread
+# characters count as 0) and this share of its characters registered on their own.
+_MIN_GLYPH_LINE_SCORE = 0.5
+_MIN_GLYPH_MATCHED_SHARE = 0.6
 
 # (rgb, mask 255 = fill, seed) -> rgb: the deployment's erase engine; coherence transport by default.
 Eraser = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -78,14 +85,17 @@ def remove_text(rgb: np.ndarray, prompt: str = "", *, seed: int = 0,
     if not found:
         return rgb.copy(), none
     base, recovered, holes, to_fill = _unblend(rgb, found) if unblend else (rgb, none, none, found)
-    # Lines un-blended only over smooth ground keep their strokes over texture for the inpainter.
+    # Lines un-blended only over smooth ground keep their strokes over texture for the inpainter;
+    # lines seen only on the saturation image are never inpainted (TextRegion.recover_only).
+    to_fill = [r for r in to_fill if not r.recover_only]
     mask = (text_mask(rgb, to_fill, target) & ~_grown(recovered)) | holes
     result = fill(base, mask, seed=seed, erase=erase)
     leftover = _leftover_text(result, mask | recovered, target)
     if leftover:
         # A re-read on a filled image can also see text in the fill's smears; the second mask may only
         # widen the first one around the lines found at the start, never open new areas.
-        limit = _box_mask(rgb.shape[:2], found, _SECOND_GROW_FRACTION)
+        inpainted = [r for r in found if not r.recover_only]
+        limit = _box_mask(rgb.shape[:2], inpainted, _SECOND_GROW_FRACTION) | _grown(recovered)
         mask = mask | (_box_mask(rgb.shape[:2], leftover, _SECOND_GROW_FRACTION) & limit)
         result = fill(base, mask, seed=seed, erase=erase)
     return result, mask | recovered
@@ -105,15 +115,17 @@ def _unblend(rgb: np.ndarray, regions: list[TextRegion]) -> tuple[np.ndarray, np
         blends.append(tiled)
         remaining = [r for r in regions if _cover(tiled, r) < _MIN_TILED_COVER]
     opaque: list[TextRegion] = []
+    doubtful = np.zeros(rgb.shape[:2], np.uint8)
     for region in remaining:
+        glyphs = _glyph_line(rgb, region, blends)
+        if glyphs is not None:
+            blends.append(glyphs[0])
+            doubtful |= glyphs[1]
+            continue
         single = region_blend(rgb, region.polygon)
         if single is not None and _single_inversion_holds(rgb, single):
             blends.append(single)
-            # A logo's ring or star next to the line: only strokes that imply the line's own opacity
-            # over smooth ground (emblem.py), and only if their inversion holds too.
-            emblem = _apart(emblem_blend(rgb, region.polygon, single), blends)
-            if emblem is not None and _single_inversion_holds(rgb, emblem):
-                blends.append(emblem)
+            _add_emblem(rgb, region, single, blends)
         opaque.append(region)
     out = rgb
     recovered = np.zeros(rgb.shape[:2], np.uint8)
@@ -122,7 +134,31 @@ def _unblend(rgb: np.ndarray, regions: list[TextRegion]) -> tuple[np.ndarray, np
         out, hole = invert(out, blend)
         recovered |= (blend.support & (hole == 0)).astype(np.uint8) * 255
         holes |= hole
-    return out, recovered, holes, opaque
+    return out, recovered, holes | doubtful, opaque
+
+
+def _add_emblem(rgb: np.ndarray, region: TextRegion, line: Blend, blends: list[Blend]) -> None:
+    """A logo's ring or star next to the line: only strokes that imply the line's own opacity over
+    smooth ground (emblem.py), and only if their inversion holds too."""
+    emblem = _apart(emblem_blend(rgb, region.polygon, line), blends)
+    if emblem is not None and _single_inversion_holds(rgb, emblem):
+        blends.append(emblem)
+
+
+def _glyph_line(rgb: np.ndarray, region: TextRegion, others: list[Blend]) -> tuple[Blend, np.ndarray] | None:
+    """The line's blend with its shape from the rendered characters (glyph.py), and the mask of its
+    characters that did not register (left to the inpainter); None when the registration or the
+    inversion is not convincing (the line then takes the smooth-ground path, or is inpainted)."""
+    found = glyph_blend(rgb, region.polygon, region.text)
+    if found is None:
+        return None
+    blend, fit = found
+    if fit.score < _MIN_GLYPH_LINE_SCORE or matched_share(fit) < _MIN_GLYPH_MATCHED_SHARE:
+        return None
+    blend = _apart(blend, others)
+    if blend is None or not _single_inversion_holds(rgb, blend):
+        return None
+    return blend, unmatched_mask(fit, region.polygon, rgb.shape[:2])
 
 
 def _apart(blend: Blend | None, others: list[Blend]) -> Blend | None:
@@ -137,7 +173,9 @@ def _apart(blend: Blend | None, others: list[Blend]) -> Blend | None:
 
 
 def _longest_line(regions: list[TextRegion]) -> int:
-    return max((sum(1 for ch in r.text if not ch.isspace()) for r in regions), default=0)
+    """Characters in the longest line read on the photo itself or its grey contrast image (readings of
+    the saturation image misread more, so they do not spare the search on rotated copies)."""
+    return max((sum(1 for ch in r.text if not ch.isspace()) for r in regions if not r.recover_only), default=0)
 
 
 def _grown(mask: np.ndarray) -> np.ndarray:
@@ -178,7 +216,8 @@ def _leftover_text(result: np.ndarray, mask: np.ndarray, target: RemovalTarget) 
     """Target-script text found again on the result where the mask was (remnants of glyph edges)."""
     leftover = []
     for region in detect_text(result, sensitive=True):
-        if region.script not in target.scripts:
+        # The second pass inpaints; lines seen only on the saturation image are never inpainted.
+        if region.script not in target.scripts or region.recover_only:
             continue
         inside = np.zeros_like(mask)
         cv2.fillPoly(inside, [np.round(region.polygon).astype(np.int32)], 255)

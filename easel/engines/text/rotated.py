@@ -13,6 +13,8 @@ line of some length (see removal.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -45,13 +47,22 @@ def rotated_regions(rgb: np.ndarray, angles: tuple[float, ...] = ANGLES) -> list
 
 def merged(upright: list[TextRegion], slanted: list[TextRegion]) -> list[TextRegion]:
     """Upright and slanted lines with each line kept once: where they overlap, the one read with
-    more characters (a slanted "SAMPLE" over the upright "图" that was part of it)."""
+    more characters (a slanted "SAMPLE" over the upright "图" that was part of it); with as many,
+    the slanted one over a reading of the saturation image ("样图" over "样月"). A line that replaces
+    such a reading stays removable only by un-blending, as that reading was (TextRegion.recover_only)."""
     kept = list(upright)
     for line in sorted(slanted, key=_char_count, reverse=True):
         clashes = [other for other in kept if _overlap(line.polygon, other.polygon) >= _SAME_LINE_OVERLAP]
-        if all(_char_count(line) > _char_count(other) for other in clashes):
+        if all(_reads_more(line, other) for other in clashes):
+            if any(other.recover_only for other in clashes):
+                line = replace(line, recover_only=True)
             kept = [other for other in kept if not any(other is c for c in clashes)] + [line]
     return kept
+
+
+def _reads_more(line: TextRegion, other: TextRegion) -> bool:
+    count, other_count = _char_count(line), _char_count(other)
+    return count > other_count or (count == other_count and other.recover_only and not line.recover_only)
 
 
 def _read_turned(rgb: np.ndarray, angle: float) -> list[tuple[TextRegion, np.ndarray]]:
