@@ -29,7 +29,15 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from watermark_cases import TILED_TEXT, MarkedCase, blend, held_out_cases, held_out_photo, tiled_coverage
+from watermark_cases import (
+    TILED_TEXT,
+    MarkedCase,
+    blend,
+    held_out_cases,
+    held_out_photo,
+    single_coverage,
+    tiled_coverage,
+)
 
 from easel.engines.text import remove_text
 from easel.engines.text.periodic import find_lattice, tiled_blend
@@ -104,6 +112,16 @@ def clean_rows() -> list[tuple[str, int, int, bool]]:
     return rows
 
 
+def _removal_seconds(image: np.ndarray) -> tuple[float, float]:
+    """Seconds for the whole removal, easel and base."""
+    seconds = []
+    for unblend in (True, False):
+        start = time.perf_counter()
+        remove_text(image, PROMPT, unblend=unblend)
+        seconds.append(time.perf_counter() - start)
+    return seconds[0], seconds[1]
+
+
 def timing_1024() -> dict[str, float]:
     """The tiled estimate alone (lattice + α map) and the whole removal, on a 1024² photo."""
     clean = cv2.resize(held_out_photo("china"), (1024, 1024), interpolation=cv2.INTER_CUBIC)
@@ -113,22 +131,17 @@ def timing_1024() -> dict[str, float]:
     lattice_s = time.perf_counter() - start
     blend_est = tiled_blend(image, lattice) if lattice else None
     tiled_s = time.perf_counter() - start
-    start = time.perf_counter()
-    remove_text(image, PROMPT)
-    easel_s = time.perf_counter() - start
-    start = time.perf_counter()
-    remove_text(image, PROMPT, unblend=False)
-    base_s = time.perf_counter() - start
+    easel_s, base_s = _removal_seconds(image)
     # A photo on which nothing is read upright: the search on the ±45° copies runs (rotated.py).
     plain = cv2.resize(held_out_photo("flower"), (1024, 1024), interpolation=cv2.INTER_CUBIC)
-    start = time.perf_counter()
-    remove_text(plain, PROMPT)
-    plain_easel_s = time.perf_counter() - start
-    start = time.perf_counter()
-    remove_text(plain, PROMPT, unblend=False)
-    plain_base_s = time.perf_counter() - start
+    plain_easel_s, plain_base_s = _removal_seconds(plain)
+    # One faint line across the pagoda (un-blended with the rendered glyphs, glyph.py). Upright: a
+    # 45° line this size is not found on the rotated copies at 1024² (by either side).
+    line = blend(clean, single_coverage((1024, 1024), "SAMPLE 样图", 96, 0), 0.45, (255.0, 255.0, 255.0))
+    line_easel_s, line_base_s = _removal_seconds(line)
     return {"lattice_s": lattice_s, "tiled_s": tiled_s, "easel_s": easel_s, "base_s": base_s,
-            "plain_easel_s": plain_easel_s, "plain_base_s": plain_base_s, "found": float(blend_est is not None)}
+            "plain_easel_s": plain_easel_s, "plain_base_s": plain_base_s, "found": float(blend_est is not None),
+            "line_easel_s": line_easel_s, "line_base_s": line_base_s}
 
 
 def sheet(images: dict[str, dict[str, np.ndarray]], cases: dict[str, MarkedCase]) -> None:
@@ -172,23 +185,17 @@ def main() -> None:
 
 # What the sheet showed when it was last looked at (bench/sheets/watermark_tiled.png).
 SHEET_NOTES = (
-    "**Sheet** (`bench/sheets/watermark_tiled.png`: input | base | easel | clean, 250 px wide)."
-    " china/tiled-white: easel's result is hard to tell from the clean photo at sheet size (a faint"
-    " trace of the mark in the bright sky on a close look); base leaves most copies and adds smeared"
-    " blotches on the pagoda roofs and trees. flower/tiled-black: easel clean; base leaves copies and a"
-    " dark-red smear in the flower's centre. grace_hopper/tiled-black: both fail alike; the mark is"
-    " left over the navy uniform and hat, with smears where lines were inpainted. flower/logo: easel"
-    " and base are the same picture (a light smear where `PIXSTOCK` was inpainted; ring and star stay"
-    " in both). china/logo: easel removes `PIXSTOCK` cleanly (un-blended) where base leaves a smear;"
-    " the ring and star stay in both (they lie over the bright sky and the pagoda: no smooth ground far"
-    " enough from white to read them on). flower/diagonal (new: found on the rotated copies): base"
-    " leaves `SAMPLE 样图` fully readable across the flower; easel removes it, but by inpainting the"
-    " whole line box, so a broad light-orange blur runs diagonally through the flower's centre where"
-    " the petal detail was. The mark is gone, the flower is visibly damaged: better PSNR, and a"
-    " judgement call rather than a clean win. grace_hopper/diagonal: as before, easel and base both"
-    " leave a skin-coloured smear over the face; easel has a small dark-grey smudge left of the chin"
-    " where base has an orange one. china/diagonal: easel and base identical (brown smears over the"
-    " mark)."
+    "**Sheet** (`bench/sheets/watermark_tiled.png`: input | base | easel | clean, 250 px wide). "
+    "grace_hopper/diagonal (glyph prior, glyph.py): easel's face and uniform are clean at sheet size "
+    "where base leaves a skin-coloured smear over the face (on a close look, a few thin orange "
+    "streaks on the neck left of the chin, where the rendering's stroke edges and the mark's disagree"
+    " by a pixel). china/diagonal: `SAMPLE` and `样图` gone without smears; base leaves brown smears on"
+    " the pagoda. flower/diagonal: `SAMPLE 样图` gone, the petal detail back, no smear. "
+    "china/tiled-white and flower/tiled-black as before: easel close to clean, base leaves copies and"
+    " smears. grace_hopper/tiled-black: both fail alike, the mark stays over the navy uniform and "
+    "hat. Logos: `PIXSTOCK` is un-blended in all three (china shows a faint `OCK` over the lake on a "
+    "close look); the ring and star stay in every one; base leaves smears where it inpainted the "
+    "text."
 )
 
 
@@ -252,7 +259,9 @@ def write_results(rows: list[tuple[str, dict[str, float]]], clean: list[tuple[st
         f" lattice {timing['lattice_s']:.2f} s, lattice + α map {timing['tiled_s']:.2f} s; whole removal"
         f" easel {timing['easel_s']:.1f} s, base {timing['base_s']:.1f} s. flower resized to 1024², no mark"
         f" (nothing read upright, so the ±45° copies are searched): easel {timing['plain_easel_s']:.1f} s,"
-        f" base {timing['plain_base_s']:.1f} s.",
+        f" base {timing['plain_base_s']:.1f} s. china resized to 1024² with one upright `SAMPLE 样图` at"
+        f" 45 % across the pagoda (un-blended with the rendered glyphs): easel {timing['line_easel_s']:.1f} s,"
+        f" base {timing['line_base_s']:.1f} s.",
         "",
         SHEET_NOTES,
         "",
