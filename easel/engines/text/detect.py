@@ -82,17 +82,17 @@ _default_engine = Lazy(lambda: _make_engine())
 _sensitive_engine = Lazy(lambda: _make_engine(det_thresh=0.2, det_box_thresh=0.3))
 
 
-def detect_text(rgb: np.ndarray, *, sensitive: bool = False) -> list[TextRegion]:
+def detect_text(rgb: np.ndarray, *, sensitive: bool = False, desaturation: bool = True) -> list[TextRegion]:
     """Text regions in an RGB uint8 image, each with its recognised text and script.
 
-    sensitive=True adds the low-threshold pass on the local-contrast image, which finds faint
-    (semi-transparent) overlay text; it roughly doubles the time.
+    sensitive=True adds the low-threshold pass on the local-contrast images, which finds faint
+    (semi-transparent) overlay text; it roughly doubles the time. desaturation: see detect_faint.
     """
     bgr = np.ascontiguousarray(rgb[:, :, 2::-1])  # RapidOCR reads an ndarray as BGR
     regions = _run(_default_engine.get(), bgr, _DEFAULT_CALL, MIN_TEXT_SCORE, faint=False)
     if not sensitive:
         return regions
-    faint = detect_faint(rgb)
+    faint = detect_faint(rgb, desaturation=desaturation)
     return regions + [r for r in faint if _coverage(r.polygon, regions) < _DUPLICATE_COVERAGE]
 
 
@@ -101,7 +101,8 @@ def detect_faint(rgb: np.ndarray, *, desaturation: bool = True) -> list[TextRegi
 
     A line read on the saturation image is added where the grey image did not already show it.
     desaturation=False skips that image: on a turned copy (rotated.py) the replicated edges of the
-    canvas streak, and their saturation loss reads as letters."""
+    canvas streak, and their saturation loss reads as letters; and a caller that would drop its
+    lines (recover_only) saves the pass."""
     engine = _sensitive_engine.get()
     found = _run(engine, local_contrast(rgb), _SENSITIVE_CALL, MIN_FAINT_TEXT_SCORE, True)
     if not (desaturation and _has_colour(rgb)):

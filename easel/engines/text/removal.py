@@ -215,9 +215,10 @@ def fill(rgb: np.ndarray, mask: np.ndarray, *, seed: int = 0, erase: Eraser | No
 def _leftover_text(result: np.ndarray, mask: np.ndarray, target: RemovalTarget) -> list[TextRegion]:
     """Target-script text found again on the result where the mask was (remnants of glyph edges)."""
     leftover = []
-    for region in detect_text(result, sensitive=True):
-        # The second pass inpaints; lines seen only on the saturation image are never inpainted.
-        if region.script not in target.scripts or region.recover_only:
+    # The second pass inpaints, and lines seen only on the saturation image are never inpainted:
+    # that image is not read here.
+    for region in detect_text(result, sensitive=True, desaturation=False):
+        if region.script not in target.scripts:
             continue
         inside = np.zeros_like(mask)
         cv2.fillPoly(inside, [np.round(region.polygon).astype(np.int32)], 255)
