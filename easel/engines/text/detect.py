@@ -3,9 +3,9 @@
 Two passes: the default detector on the photo and, when asked to be sensitive, a low-threshold
 detector on local-contrast images, where semi-transparent watermark text (35-45 % opacity) that the
 first pass misses stands out: the grey high-pass, and on colour photos the saturation high-pass (a
-white, grey or black overlay takes a share α of every pixel's saturation away, whatever its
-colour, so the mark shows over colourful texture that hides it from the grey image). Recognition stays on for both: its
-confidence rejects the false boxes that low thresholds bring (cat eyes read as "O"), and the text
+white, grey or black overlay takes a share α of every pixel's saturation away, whatever its colour,
+so the mark shows over colourful texture that hides it from the grey image). Recognition stays on
+for both: its confidence rejects the false boxes that low thresholds bring (cat eyes read as "O"), and the text
 tells Chinese from Latin, so a prompt can ask for one script only. On busy backgrounds the detector
 often finds only part of a faint line, so each horizontal line is grown sideways while the
 recogniser reads more characters in the longer strip. Lines that mix scripts are split into

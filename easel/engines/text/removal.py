@@ -120,7 +120,8 @@ def _unblend(rgb: np.ndarray, regions: list[TextRegion]) -> tuple[np.ndarray, np
         glyphs = _glyph_line(rgb, region, blends)
         if glyphs is not None:
             blends.append(glyphs[0])
-            doubtful |= glyphs[1]
+            if not region.recover_only:  # its unregistered characters are not inpainted either
+                doubtful |= glyphs[1]
             continue
         single = region_blend(rgb, region.polygon)
         if single is not None and _single_inversion_holds(rgb, single):
