@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from watermark_cases import BLACK, WHITE, blend, psnr_in
 
 ROOT = Path(__file__).resolve().parent.parent
 DEJAVU_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 DEJAVU_MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 LIBERATION_SERIF = "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf"
 NOTO_REGULAR = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2)
-WHITE = (255.0, 255.0, 255.0)
-BLACK = (0.0, 0.0, 0.0)
 GREY = (200.0, 200.0, 200.0)
 
 
@@ -69,10 +68,8 @@ def coverage(shape: tuple[int, int], mark: Mark) -> np.ndarray:
     return np.asarray(rotated, np.float32) / 255.0
 
 
-def blend(clean: np.ndarray, cover: np.ndarray, mark: Mark) -> np.ndarray:
-    alpha = (mark.opacity * cover)[..., None]
-    out = (1.0 - alpha) * clean.astype(np.float32) + alpha * np.float32(mark.colour)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+def stamped(clean: np.ndarray, cover: np.ndarray, mark: Mark) -> np.ndarray:
+    return blend(clean, cover, mark.opacity, mark.colour)
 
 
 def relief() -> np.ndarray:
@@ -116,15 +113,10 @@ def measure(clean: np.ndarray, marked: np.ndarray, result: np.ndarray, foot: np.
     return {
         "foot": float(foot.sum()),
         "left": float((diff[foot] > 8).mean()),
-        "psnr": _psnr(clean, result, foot),
-        "psnr_before": _psnr(clean, marked, foot),
+        "psnr": psnr_in(clean, result, foot),
+        "psnr_before": psnr_in(clean, marked, foot),
         "changed_out": float((changed[~grown] > 8).sum()),
     }
-
-
-def _psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    err = ((a.astype(np.float64) - b.astype(np.float64)) ** 2)[where].mean()
-    return float(10 * np.log10(255.0**2 / max(err, 1e-6)))
 
 
 def run(out_path: str) -> None:
@@ -135,7 +127,7 @@ def run(out_path: str) -> None:
     for photo_name, clean in photos().items():
         for mark_name, mark in MARKS.items():
             cover = coverage(clean.shape[:2], mark)
-            marked = blend(clean, cover, mark)
+            marked = stamped(clean, cover, mark)
             started = time.perf_counter()
             result, _ = remove_text(marked, "去除水印")
             seconds = time.perf_counter() - started

@@ -31,10 +31,13 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from watermark_cases import (
     TILED_TEXT,
+    VISIBLE,
     MarkedCase,
     blend,
+    footprint,
     held_out_cases,
     held_out_photo,
+    psnr_in,
     single_coverage,
     tiled_coverage,
 )
@@ -46,22 +49,16 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "watermark_tiled.md"
 SHEET = ROOT / "bench" / "sheets" / "watermark_tiled.png"
 PROMPT = "去除水印"
-VISIBLE = 8  # levels (0-255, largest channel difference) at which a change shows
 SHEET_CASES = ("china/tiled-white", "flower/tiled-black", "grace_hopper/tiled-black",
                "flower/logo", "china/logo", "flower/diagonal", "grace_hopper/diagonal", "china/diagonal")
 
 
-def footprint(case: MarkedCase) -> np.ndarray:
-    return np.abs(case.image.astype(np.int16) - case.clean).max(axis=2) > VISIBLE
-
-
-def psnr_in(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    diff = a[where].astype(np.float64) - b[where]
-    return float(10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)))
+def case_footprint(case: MarkedCase) -> np.ndarray:
+    return footprint(case.image, case.clean)
 
 
 def measure(case: MarkedCase, result: np.ndarray) -> dict[str, float]:
-    foot = footprint(case)
+    foot = case_footprint(case)
     diff = result.astype(np.int16) - case.clean
     sign = 1 if np.mean(case.colour) > 127 else -1
     toward = (sign * diff.mean(axis=2) > VISIBLE) & foot
@@ -77,8 +74,8 @@ def measure(case: MarkedCase, result: np.ndarray) -> dict[str, float]:
 
 
 def run_case(case: MarkedCase) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    row: dict[str, float] = {"foot": int(footprint(case).sum()), "psnr_before": psnr_in(case.image, case.clean,
-                                                                                         footprint(case))}
+    row: dict[str, float] = {"foot": int(case_footprint(case).sum()), "psnr_before": psnr_in(case.image, case.clean,
+                                                                                         case_footprint(case))}
     images = {}
     for side, unblend in (("easel", True), ("base", False)):
         start = time.perf_counter()

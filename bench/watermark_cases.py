@@ -18,6 +18,7 @@ FONT_INDEX_SC = 2  # the .ttc holds JP, KR, SC, TC, HK; SC has the simplified fo
 TILED_TEXT = "© PIXSTOCK 图库专用"
 WHITE = (255.0, 255.0, 255.0)
 BLACK = (0.0, 0.0, 0.0)
+VISIBLE = 8  # levels (0-255, largest channel difference) at which a change shows
 
 
 @dataclass
@@ -50,6 +51,16 @@ def blend(clean: np.ndarray, coverage: np.ndarray, opacity: float, colour: tuple
     alpha = (opacity * coverage)[..., None]
     out = (1.0 - alpha) * clean.astype(np.float32) + alpha * np.float32(colour)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def footprint(marked: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """Where the mark moved a pixel visibly."""
+    return np.abs(marked.astype(np.int16) - clean).max(axis=2) > VISIBLE
+
+
+def psnr_in(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    diff = a[where].astype(np.float64) - b[where]
+    return float(10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)))
 
 
 def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:

@@ -15,25 +15,15 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from watermark_cases import BLACK, WHITE, blend, single_coverage
+from watermark_cases import BLACK, WHITE, blend, footprint, psnr_in, single_coverage
 
 from easel.engines.text import remove_text
 from easel.engines.text.glyph import line_strip, register
 
-VISIBLE = 8
 PROMPT = "去除水印"
 NOTO_SANS_REGULAR = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2)
 # Not among the faces glyph.py renders (Noto Sans CJK): a serif with other letter shapes and widths.
 LIBERATION_SERIF_BOLD = ("/usr/share/fonts/truetype/liberation/LiberationSerif-Bold.ttf", 0)
-
-
-def footprint(marked: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    return np.abs(marked.astype(np.int16) - clean).max(axis=2) > VISIBLE
-
-
-def psnr_in(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    diff = a[where].astype(np.float64) - b[where]
-    return float(10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)))
 
 
 def line_coverage(shape: tuple[int, int], text: str, face: tuple[str, int], size: int) -> np.ndarray:

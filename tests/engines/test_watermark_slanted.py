@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from watermark_cases import WHITE, blend, held_out_photo, logo_coverage, single_coverage
+from watermark_cases import WHITE, blend, footprint, held_out_photo, logo_coverage, psnr_in, single_coverage
 
 from easel.engines.text import TextRegion, detect_text, remove_text
 from easel.engines.text.blend import invert
@@ -21,17 +21,7 @@ from easel.engines.text.emblem import emblem_blend
 from easel.engines.text.local import region_blend
 from easel.engines.text.rotated import merged, rotated_regions
 
-VISIBLE = 8
 PROMPT = "去除水印"
-
-
-def footprint(marked: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    return np.abs(marked.astype(np.int16) - clean).max(axis=2) > VISIBLE
-
-
-def psnr_in(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    diff = a[where].astype(np.float64) - b[where]
-    return float(10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)))
 
 
 def smooth_ground(h: int, w: int) -> np.ndarray:

@@ -16,9 +16,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from watermark_cases import (
     TILED_TEXT,
+    VISIBLE,
     WHITE,
     blend,
+    footprint,
     held_out_photo,
+    psnr_in,
     single_coverage,
     tiled_coverage,
 )
@@ -28,22 +31,12 @@ from easel.engines.text.blend import invert
 from easel.engines.text.local import region_blend
 from easel.engines.text.periodic import find_lattice, tiled_blend
 
-VISIBLE = 8
 PROMPT = "去除水印"
-
-
-def footprint(marked: np.ndarray, clean: np.ndarray) -> np.ndarray:
-    return np.abs(marked.astype(np.int16) - clean).max(axis=2) > VISIBLE
 
 
 def toward_white(result: np.ndarray, clean: np.ndarray, foot: np.ndarray) -> float:
     """Share of the mark's footprint still brighter than the clean photo by a visible step."""
     return float(((result.astype(np.int16) - clean).mean(axis=2) > VISIBLE)[foot].mean())
-
-
-def psnr_in(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    diff = a[where].astype(np.float64) - b[where]
-    return float(10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)))
 
 
 @pytest.fixture(scope="module")
